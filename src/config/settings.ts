@@ -1,0 +1,301 @@
+/**
+ * Settings: every environment variable Scout reads, parsed and validated once.
+ *
+ * The table below is the single source of truth: `loadSettings` reads it, `scout-mcp config`
+ * prints it with where each value came from, and the README's configuration table mirrors it.
+ */
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+export type StrictHostKeyChecking = "true" | "accept-new" | "false";
+export type TransportKind = "http" | "stdio";
+
+export interface Settings {
+  sshConfigPath: string;
+  knownHostsPath: string;
+  strictHostKeyChecking: StrictHostKeyChecking;
+  allowHosts: string[];
+  denyHosts: string[];
+  maxPoolSize: number;
+  maxChannelsPerConnection: number;
+  maxConnectionsPerHost: number;
+  /** Milliseconds. */
+  connectTimeoutMs: number;
+  /** Milliseconds. */
+  idleTimeoutMs: number;
+  /** Milliseconds between SSH keepalive probes; 0 disables. */
+  keepaliveIntervalMs: number;
+  maxFileSize: number;
+  maxOutputSize: number;
+  /** Milliseconds. */
+  commandTimeoutMs: number;
+  transport: TransportKind;
+  httpHost: string;
+  httpPort: number;
+  /** Milliseconds; 0 disables the host status cache. */
+  statusCacheTtlMs: number;
+  /** Directory that confines the local side of `beam` over HTTP; undefined refuses it. */
+  beamDir: string | undefined;
+  logLevel: string;
+}
+
+export type SettingSource = "default" | { env: string };
+
+export interface SettingSpec<K extends keyof Settings = keyof Settings> {
+  key: K;
+  env: string;
+  /** Older names accepted for compatibility with the Python Scout. */
+  aliases?: string[];
+  description: string;
+  /** Human-readable default for docs and `scout-mcp config`. */
+  defaultText: string;
+  parse: (raw: string | undefined, name: string) => Settings[K];
+}
+
+export class SettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SettingsError";
+  }
+}
+
+function positiveNumber(def: number, opts: { integer?: boolean; allowZero?: boolean; scale?: number } = {}) {
+  return (raw: string | undefined, name: string): number => {
+    const scale = opts.scale ?? 1;
+    if (raw === undefined || raw.trim() === "") return def * scale;
+    const value = Number(raw.trim());
+    const ok =
+      Number.isFinite(value) &&
+      (opts.allowZero ? value >= 0 : value > 0) &&
+      (!opts.integer || Number.isInteger(value));
+    if (!ok) {
+      const kind = opts.integer ? "integer" : "number";
+      throw new SettingsError(
+        `${name}=${JSON.stringify(raw)} is not a valid ${opts.allowZero ? "non-negative" : "positive"} ${kind}`,
+      );
+    }
+    return Math.round(value * scale);
+  };
+}
+
+function pathSetting(def: () => string) {
+  return (raw: string | undefined): string => expandHome(raw && raw.trim() !== "" ? raw.trim() : def());
+}
+
+function list(raw: string | undefined): string[] {
+  if (!raw) return [];
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function oneOf<T extends string>(values: readonly T[], def: T, normalize?: (s: string) => string) {
+  return (raw: string | undefined, name: string): T => {
+    if (raw === undefined || raw.trim() === "") return def;
+    const v = normalize ? normalize(raw.trim()) : raw.trim();
+    if ((values as readonly string[]).includes(v)) return v as T;
+    throw new SettingsError(`${name}=${JSON.stringify(raw)} must be one of: ${values.join(", ")}`);
+  };
+}
+
+export function expandHome(p: string): string {
+  if (p === "~") return homedir();
+  if (p.startsWith("~/")) return join(homedir(), p.slice(2));
+  return p;
+}
+
+function strictness(raw: string | undefined, name: string): StrictHostKeyChecking {
+  if (raw === undefined || raw.trim() === "") return "true";
+  const v = raw.trim().toLowerCase();
+  if (["true", "yes", "1", "on"].includes(v)) return "true";
+  if (["false", "no", "0", "off"].includes(v)) return "false";
+  if (v === "accept-new") return "accept-new";
+  throw new SettingsError(`${name}=${JSON.stringify(raw)} must be true, accept-new or false`);
+}
+
+export const SETTING_SPECS: readonly SettingSpec[] = [
+  {
+    key: "sshConfigPath",
+    env: "SCOUT_SSH_CONFIG",
+    description: "ssh_config file that lists the hosts (Include, Host patterns, ProxyJump honored)",
+    defaultText: "~/.ssh/config",
+    parse: pathSetting(() => "~/.ssh/config"),
+  },
+  {
+    key: "knownHostsPath",
+    env: "SCOUT_KNOWN_HOSTS",
+    description: "known_hosts file used to verify host keys (hashed entries and [host]:port supported)",
+    defaultText: "~/.ssh/known_hosts",
+    parse: pathSetting(() => "~/.ssh/known_hosts"),
+  },
+  {
+    key: "strictHostKeyChecking",
+    env: "SCOUT_STRICT_HOST_KEY_CHECKING",
+    description:
+      "true: refuse unknown or changed keys; accept-new: trust on first use, refuse changed; false: warn only",
+    defaultText: "true",
+    parse: strictness,
+  },
+  {
+    key: "allowHosts",
+    env: "SCOUT_ALLOW_HOSTS",
+    aliases: ["SCOUT_ALLOWLIST"],
+    description: "Comma-separated glob patterns; when set, only matching host aliases are served",
+    defaultText: "(all)",
+    parse: (raw) => list(raw),
+  },
+  {
+    key: "denyHosts",
+    env: "SCOUT_DENY_HOSTS",
+    aliases: ["SCOUT_BLOCKLIST"],
+    description: "Comma-separated glob patterns of host aliases never served (wins over allow)",
+    defaultText: "(none)",
+    parse: (raw) => list(raw),
+  },
+  {
+    key: "maxPoolSize",
+    env: "SCOUT_MAX_POOL_SIZE",
+    description: "Strict cap on open SSH connections across all hosts",
+    defaultText: "100",
+    parse: positiveNumber(100, { integer: true }),
+  },
+  {
+    key: "maxChannelsPerConnection",
+    env: "SCOUT_MAX_CHANNELS_PER_CONNECTION",
+    description: "Concurrent channels per connection (keep under sshd MaxSessions, default 10)",
+    defaultText: "8",
+    parse: positiveNumber(8, { integer: true }),
+  },
+  {
+    key: "maxConnectionsPerHost",
+    env: "SCOUT_MAX_CONNECTIONS_PER_HOST",
+    description: "Connections opened to one host when all channels are busy",
+    defaultText: "4",
+    parse: positiveNumber(4, { integer: true }),
+  },
+  {
+    key: "connectTimeoutMs",
+    env: "SCOUT_CONNECT_TIMEOUT",
+    description: "Seconds for TCP connect + SSH handshake + authentication",
+    defaultText: "10",
+    parse: positiveNumber(10, { scale: 1000 }),
+  },
+  {
+    key: "idleTimeoutMs",
+    env: "SCOUT_IDLE_TIMEOUT",
+    aliases: ["MCP_CAT_IDLE_TIMEOUT"],
+    description: "Seconds an unused connection stays open",
+    defaultText: "60",
+    parse: positiveNumber(60, { scale: 1000 }),
+  },
+  {
+    key: "keepaliveIntervalMs",
+    env: "SCOUT_KEEPALIVE_INTERVAL",
+    description: "Seconds between SSH keepalives on open connections (0 disables); 3 missed = dead",
+    defaultText: "15",
+    parse: positiveNumber(15, { scale: 1000, allowZero: true }),
+  },
+  {
+    key: "maxFileSize",
+    env: "SCOUT_MAX_FILE_SIZE",
+    aliases: ["MCP_CAT_MAX_FILE_SIZE"],
+    description: "Bytes returned from a file read before it is cut (marked as truncated)",
+    defaultText: "1048576",
+    parse: positiveNumber(1048576, { integer: true }),
+  },
+  {
+    key: "maxOutputSize",
+    env: "SCOUT_MAX_OUTPUT_SIZE",
+    description: "Bytes of listing/tree/find output, and of command stdout and stderr each",
+    defaultText: "1048576",
+    parse: positiveNumber(1048576, { integer: true }),
+  },
+  {
+    key: "commandTimeoutMs",
+    env: "SCOUT_COMMAND_TIMEOUT",
+    aliases: ["MCP_CAT_COMMAND_TIMEOUT"],
+    description: "Seconds a command may run before its process group is killed",
+    defaultText: "30",
+    parse: positiveNumber(30, { scale: 1000 }),
+  },
+  {
+    key: "transport",
+    env: "SCOUT_TRANSPORT",
+    description: "http (Streamable HTTP) or stdio",
+    defaultText: "http",
+    parse: oneOf(["http", "stdio"] as const, "http", (s) => s.toLowerCase()),
+  },
+  {
+    key: "httpHost",
+    env: "SCOUT_HTTP_HOST",
+    description: "Address the HTTP transport binds (loopback unless you ask otherwise)",
+    defaultText: "127.0.0.1",
+    parse: (raw) => (raw && raw.trim() !== "" ? raw.trim() : "127.0.0.1"),
+  },
+  {
+    key: "httpPort",
+    env: "SCOUT_HTTP_PORT",
+    description: "Port of the HTTP transport (0 picks a free port)",
+    defaultText: "8000",
+    parse: (raw, name) => {
+      if (raw === undefined || raw.trim() === "") return 8000;
+      const n = Number(raw.trim());
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new SettingsError(`${name}=${raw} is not a port`);
+      return n;
+    },
+  },
+  {
+    key: "statusCacheTtlMs",
+    env: "SCOUT_STATUS_CACHE_TTL",
+    description: "Seconds a host's online/offline probe result is reused (0 disables)",
+    defaultText: "30",
+    parse: positiveNumber(30, { scale: 1000, allowZero: true }),
+  },
+  {
+    key: "beamDir",
+    env: "SCOUT_BEAM_DIR",
+    description: "Local directory that confines beam transfers over HTTP (unset: refused over HTTP)",
+    defaultText: "(unset)",
+    parse: (raw) => (raw && raw.trim() !== "" ? expandHome(raw.trim()) : undefined),
+  },
+  {
+    key: "logLevel",
+    env: "SCOUT_LOG_LEVEL",
+    description: "trace, debug, info, warn, error or silent",
+    defaultText: "info",
+    parse: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info", (s) =>
+      s.toLowerCase(),
+    ),
+  },
+];
+
+export interface LoadedSettings {
+  settings: Settings;
+  sources: Record<keyof Settings, SettingSource>;
+}
+
+/** Reads every setting from `env`; throws SettingsError naming the variable on bad input. */
+export function loadSettingsWithSources(env: NodeJS.ProcessEnv = process.env): LoadedSettings {
+  const settings: Partial<Record<keyof Settings, unknown>> = {};
+  const sources: Partial<Record<keyof Settings, SettingSource>> = {};
+  for (const spec of SETTING_SPECS) {
+    const name = [spec.env, ...(spec.aliases ?? [])].find((n) => env[n] !== undefined && env[n] !== "");
+    const raw = name ? env[name] : undefined;
+    settings[spec.key] = spec.parse(raw, name ?? spec.env);
+    sources[spec.key] = name ? { env: name } : "default";
+  }
+  return {
+    settings: settings as Settings,
+    sources: sources as Record<keyof Settings, SettingSource>,
+  };
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  return loadSettingsWithSources(env).settings;
+}
+
+/** Settings with defaults, overridden by `overrides`: handy for tests and embedding. */
+export function settingsWith(overrides: Partial<Settings> = {}): Settings {
+  return { ...loadSettings({}), ...overrides };
+}

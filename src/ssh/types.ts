@@ -1,0 +1,39 @@
+/**
+ * The contract between the SSH engine and the operations above it. Operations never see pools or
+ * connections, only a HostAccess: "give me this host's SFTP session" and "open an exec channel".
+ */
+import type { ClientChannel, SFTPWrapper } from "ssh2";
+import type { HostConfig } from "../config/host.js";
+
+export interface SftpContext {
+  sftp: SFTPWrapper;
+  /** The remote login directory (SFTP realpath of "."), resolved once per connection. */
+  home: string;
+}
+
+export interface SftpOptions {
+  signal?: AbortSignal;
+  /**
+   * True (the default) when `fn` only reads: if the connection turns out to be dead, it is replaced
+   * and `fn` runs once more. Writers pass false so that nothing is done twice.
+   */
+  idempotent?: boolean;
+}
+
+export interface ExecOptions {
+  signal?: AbortSignal;
+}
+
+export interface HostAccess {
+  readonly config: HostConfig;
+  /**
+   * Runs `fn` with the host's shared SFTP session. The connection counts as busy (never evicted or
+   * reaped) until the returned promise settles. SFTP requests from concurrent callers pipeline.
+   */
+  withSftp<T>(fn: (ctx: SftpContext) => Promise<T>, options?: SftpOptions): Promise<T>;
+  /**
+   * Opens an exec channel running `command` through the remote login shell. The channel holds one
+   * of the connection's channel slots until it closes. Never retried: a command may have run.
+   */
+  exec(command: string, options?: ExecOptions): Promise<ClientChannel>;
+}
