@@ -1,0 +1,40 @@
+/**
+ * Structured logs: JSON lines on stderr (stdout belongs to the stdio protocol), human-readable when
+ * stderr is a terminal. One logger for the process; modules take child loggers.
+ */
+import { pino, type Logger, type LoggerOptions } from "pino";
+
+export type { Logger };
+
+export interface LogOptions {
+  level: string;
+  /** Force pretty (true) or JSON (false); default: pretty when stderr is a TTY. */
+  pretty?: boolean;
+  /** Write somewhere else than stderr (tests). */
+  destination?: NodeJS.WritableStream;
+}
+
+export function createLogger(options: LogOptions): Logger {
+  const base: LoggerOptions = {
+    level: options.level,
+    base: { name: "scout" },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  const pretty = options.pretty ?? (process.stderr.isTTY === true && !options.destination);
+  if (pretty) {
+    return pino({
+      ...base,
+      transport: {
+        target: "pino-pretty",
+        options: { destination: 2, colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,name" },
+      },
+    });
+  }
+  return pino(base, options.destination ?? pino.destination({ fd: 2, sync: false }));
+}
+
+/** A logger that drops everything (tests, embedding). */
+export function silentLogger(): Logger {
+  return pino({ level: "silent" });
+}

@@ -1,0 +1,389 @@
+/**
+ * All connections to one host: single-flight connects, channel accounting across connections,
+ * growth up to the per-host limit, a FIFO of waiters, and connect-failure backoff.
+ *
+ * No lock is ever held across I/O: the state below is only touched synchronously, and a connect in
+ * flight is a counter plus a promise that every interested caller shares.
+ */
+import type { ClientChannel } from "ssh2";
+import type { HostConfig } from "../config/host.js";
+import { ScoutError, abortError, isScoutError } from "../errors.js";
+import { SshConnection, type ConnectionDeps } from "./connection.js";
+import type { SftpContext, SftpOptions } from "./types.js";
+import { raceSignal } from "./abort.js";
+
+export interface HostPoolLimits {
+  maxChannelsPerConnection: number;
+  maxConnectionsPerHost: number;
+  /** Consecutive connect failures before the host is marked down. */
+  failureThreshold: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Bound on waiting for a connection or channel when the caller gave no signal. */
+  waitTimeoutMs: number;
+}
+
+/** What a HostPool needs from the fleet that owns it. */
+export interface PoolOwner {
+  readonly connectionDeps: ConnectionDeps;
+  /** Waits for a slot under the global connection cap (evicting an idle connection if needed). */
+  reserveSlot(signal: AbortSignal): Promise<void>;
+  releaseSlot(): void;
+  /** Called when one of this pool's connections has nothing left to do. */
+  connectionIdle(conn: SshConnection): void;
+  readonly observer: PoolObserver;
+}
+
+export interface PoolObserver {
+  hit?(host: string): void;
+  miss?(host: string): void;
+  waited?(host: string, seconds: number): void;
+  connectStart?(host: string): void;
+  connected?(host: string, seconds: number): void;
+  connectFailed?(host: string, reason: string, seconds: number): void;
+  connectionClosed?(host: string, reason: "idle" | "evicted" | "lost" | "shutdown" | "retired"): void;
+}
+
+type Waiter =
+  | { kind: "sftp"; resolve: (c: SshConnection) => void; reject: (e: unknown) => void; cancel: () => void }
+  | {
+      kind: "exec";
+      command: string;
+      resolve: (ch: Promise<ClientChannel>) => void;
+      reject: (e: unknown) => void;
+      cancel: () => void;
+    };
+
+export class HostPool {
+  config: HostConfig;
+  readonly connections: SshConnection[] = [];
+  private connecting = 0;
+  private readonly waiters: Waiter[] = [];
+  private readonly pendingReservations = new Set<AbortController>();
+  private consecutiveFailures = 0;
+  private downUntil = 0;
+  private lastError: ScoutError | undefined;
+  private closed = false;
+
+  constructor(
+    config: HostConfig,
+    private readonly owner: PoolOwner,
+    private readonly limits: HostPoolLimits,
+  ) {
+    this.config = config;
+  }
+
+  get alias(): string {
+    return this.config.alias;
+  }
+
+  get connectingCount(): number {
+    return this.connecting;
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /** When the host is in connect-failure backoff, the time (ms since epoch) of the next attempt. */
+  get retryAt(): number | undefined {
+    return this.downUntil > Date.now() ? this.downUntil : undefined;
+  }
+
+  async withSftp<T>(fn: (ctx: SftpContext) => Promise<T>, options: SftpOptions = {}): Promise<T> {
+    const idempotent = options.idempotent ?? true;
+    for (let attempt = 0; ; attempt++) {
+      const conn = await this.acquireSftp(options.signal);
+      try {
+        const ctx = await raceSignal(conn.sftp(), options.signal, `SFTP on ${this.alias}`);
+        return await fn(ctx);
+      } catch (e) {
+        if ((conn.state === "closed" || isDeadChannelError(e)) && !options.signal?.aborted) {
+          // The connection died under us: safe to retry once if the work only read.
+          if (idempotent && attempt === 0) continue;
+          throw new ScoutError("connection-lost", `Connection to ${this.alias} was lost during the operation`, {
+            hint: idempotent ? "Try again" : "The write may be incomplete; check the target and try again",
+            cause: e,
+          });
+        }
+        throw e;
+      } finally {
+        conn.leases--;
+        conn.lastUsed = performance.now();
+        this.afterRelease(conn);
+      }
+    }
+  }
+
+  exec(command: string, signal?: AbortSignal): Promise<ClientChannel> {
+    const conn = this.pickExec();
+    if (conn && this.waiters.length === 0) {
+      this.owner.observer.hit?.(this.alias);
+      return this.startExec(conn, command);
+    }
+    return this.enqueue(signal, (resolve, reject, cancel) => ({
+      kind: "exec",
+      command,
+      resolve: (p) => p.then(resolve, reject),
+      reject,
+      cancel,
+    }));
+  }
+
+  private acquireSftp(signal?: AbortSignal): Promise<SshConnection> {
+    const conn = this.pickSftp();
+    if (conn && this.waiters.length === 0) {
+      this.owner.observer.hit?.(this.alias);
+      conn.leases++;
+      return Promise.resolve(conn);
+    }
+    return this.enqueue(signal, (resolve, reject, cancel) => ({ kind: "sftp", resolve, reject, cancel }));
+  }
+
+  private startExec(conn: SshConnection, command: string): Promise<ClientChannel> {
+    conn.lastUsed = performance.now();
+    return conn.exec(command);
+  }
+
+  private enqueue<T>(
+    signal: AbortSignal | undefined,
+    make: (resolve: (v: T) => void, reject: (e: unknown) => void, cancel: () => void) => Waiter,
+  ): Promise<T> {
+    const retryAt = this.retryAt;
+    if (retryAt !== undefined) return Promise.reject(this.downError(retryAt));
+    if (this.closed) return Promise.reject(new ScoutError("aborted", "Scout is shutting down"));
+    this.owner.observer.miss?.(this.alias);
+    const started = performance.now();
+    return new Promise<T>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.owner.observer.waited?.(this.alias, (performance.now() - started) / 1000);
+      };
+      const remove = (err: unknown) => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        cleanup();
+        reject(err);
+        this.cancelUnneededReservations();
+      };
+      const onAbort = () => remove(abortError(signal, `Waiting for a connection to ${this.alias}`));
+      const waiter = make(
+        (v) => {
+          cleanup();
+          resolve(v);
+        },
+        (e) => {
+          cleanup();
+          reject(e);
+        },
+        () => remove(new ScoutError("aborted", "cancelled")),
+      );
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (!signal) {
+        timer = setTimeout(
+          () =>
+            remove(
+              new ScoutError(
+                "pool-timeout",
+                `Timed out after ${this.limits.waitTimeoutMs / 1000} s waiting for a connection to ${this.alias}`,
+                { hint: "The host or the connection pool is saturated; retry later or raise SCOUT_MAX_POOL_SIZE" },
+              ),
+            ),
+          this.limits.waitTimeoutMs,
+        );
+        timer.unref();
+      }
+      this.waiters.push(waiter);
+      this.drain();
+    });
+  }
+
+  private pickSftp(): SshConnection | undefined {
+    let best: SshConnection | undefined;
+    for (const c of this.connections) {
+      if (c.state === "ready" && c.hasSftp && (!best || c.leases < best.leases)) best = c;
+    }
+    if (best) return best;
+    for (const c of this.connections) {
+      if (c.state === "ready" && c.channels < this.limits.maxChannelsPerConnection) return c;
+    }
+    return undefined;
+  }
+
+  private pickExec(): SshConnection | undefined {
+    let best: SshConnection | undefined;
+    for (const c of this.connections) {
+      if (c.state === "ready" && c.channels < this.limits.maxChannelsPerConnection) {
+        if (!best || c.channels < best.channels) best = c;
+      }
+    }
+    return best;
+  }
+
+  /** Serves queued waiters in FIFO order as far as capacity allows, then grows if still short. */
+  private drain(): void {
+    let sftpBlocked = false;
+    let execBlocked = false;
+    for (let i = 0; i < this.waiters.length && !(sftpBlocked && execBlocked); ) {
+      const w = this.waiters[i] as Waiter;
+      if (w.kind === "sftp") {
+        const conn = sftpBlocked ? undefined : this.pickSftp();
+        if (!conn) {
+          sftpBlocked = true;
+          i++;
+          continue;
+        }
+        this.waiters.splice(i, 1);
+        conn.leases++;
+        void conn.sftp().catch(() => {}); // open now so the channel slot is taken synchronously
+        w.resolve(conn);
+      } else {
+        const conn = execBlocked ? undefined : this.pickExec();
+        if (!conn) {
+          execBlocked = true;
+          i++;
+          continue;
+        }
+        this.waiters.splice(i, 1);
+        w.resolve(this.startExec(conn, w.command));
+      }
+    }
+    this.grow();
+  }
+
+  private grow(): void {
+    if (this.closed || this.retryAt !== undefined) return;
+    let execDemand = 0;
+    let sftpDemand = 0;
+    for (const w of this.waiters) {
+      if (w.kind === "exec") execDemand++;
+      else sftpDemand = 1; // one SFTP session serves every reader
+    }
+    const demand = execDemand + sftpDemand;
+    while (
+      demand > this.connecting * this.limits.maxChannelsPerConnection &&
+      this.connections.length + this.connecting < this.limits.maxConnectionsPerHost
+    ) {
+      this.startConnect();
+    }
+  }
+
+  private startConnect(): void {
+    this.connecting++;
+    const reservation = new AbortController();
+    this.pendingReservations.add(reservation);
+    const started = performance.now();
+    let reserved = false;
+    void this.owner
+      .reserveSlot(reservation.signal)
+      .then(async () => {
+        reserved = true;
+        this.pendingReservations.delete(reservation);
+        this.owner.observer.connectStart?.(this.alias);
+        const conn = new SshConnection(this.config);
+        await conn.connect(this.owner.connectionDeps);
+        return conn;
+      })
+      .then(
+        (conn) => {
+          this.connecting--;
+          this.consecutiveFailures = 0;
+          this.lastError = undefined;
+          this.owner.observer.connected?.(this.alias, (performance.now() - started) / 1000);
+          if (this.closed) {
+            conn.close();
+            this.owner.releaseSlot();
+            return;
+          }
+          this.adopt(conn);
+          this.drain();
+          this.afterRelease(conn);
+        },
+        (e: unknown) => {
+          this.connecting--;
+          this.pendingReservations.delete(reservation);
+          if (!reserved) {
+            // Nobody needed the connection any more; not a host failure.
+            this.drain();
+            return;
+          }
+          this.owner.releaseSlot();
+          const err = isScoutError(e)
+            ? e
+            : new ScoutError("connection-lost", `Cannot connect to ${this.alias}: ${String(e)}`, { cause: e });
+          this.owner.observer.connectFailed?.(this.alias, err.code, (performance.now() - started) / 1000);
+          this.lastError = err;
+          this.consecutiveFailures++;
+          if (this.consecutiveFailures >= this.limits.failureThreshold) {
+            const exp = this.consecutiveFailures - this.limits.failureThreshold;
+            const backoff = Math.min(this.limits.backoffBaseMs * 2 ** exp, this.limits.backoffMaxMs);
+            this.downUntil = Date.now() + backoff;
+          }
+          // Without any connection nobody queued can be served: fail them with the reason.
+          if (this.connections.length === 0 && this.connecting === 0) {
+            for (const w of this.waiters.splice(0)) w.reject(err);
+          } else {
+            this.drain();
+          }
+        },
+      );
+  }
+
+  private adopt(conn: SshConnection): void {
+    this.connections.push(conn);
+    conn.on("slotFreed", () => this.afterRelease(conn));
+    conn.once("close", () => {
+      const i = this.connections.indexOf(conn);
+      if (i >= 0) this.connections.splice(i, 1);
+      this.owner.releaseSlot();
+      if (conn.closeReason) this.owner.observer.connectionClosed?.(this.alias, "lost");
+      // Waiters may now need a replacement connection.
+      this.drain();
+    });
+  }
+
+  private afterRelease(conn: SshConnection): void {
+    if (this.waiters.length > 0) this.drain();
+    if (conn.isIdle) this.owner.connectionIdle(conn);
+  }
+
+  private cancelUnneededReservations(): void {
+    if (this.waiters.length > 0) return;
+    for (const r of this.pendingReservations) r.abort();
+    this.pendingReservations.clear();
+  }
+
+  private downError(retryAt: number): ScoutError {
+    const seconds = Math.max(1, Math.ceil((retryAt - Date.now()) / 1000));
+    const last = this.lastError ? ` Last error: ${this.lastError.message}.` : "";
+    return new ScoutError(
+      "host-down",
+      `${this.alias} is marked down after ${this.consecutiveFailures} failed connection attempts.${last} Next attempt in ${seconds} s`,
+      { hint: "Fix the cause above, or wait for the retry" },
+    );
+  }
+
+  /** Closes every connection and fails every waiter (shutdown). */
+  close(reason: "shutdown" | "retired" = "shutdown"): void {
+    this.closed = reason === "shutdown";
+    for (const w of this.waiters.splice(0)) w.reject(new ScoutError("aborted", "Scout is shutting down"));
+    for (const r of this.pendingReservations) r.abort();
+    this.pendingReservations.clear();
+    for (const c of [...this.connections]) {
+      this.owner.observer.connectionClosed?.(this.alias, reason);
+      c.close();
+    }
+  }
+}
+
+/** Errors ssh2 raises for requests cut off by a dying channel or connection (searched through causes). */
+function isDeadChannelError(e: unknown): boolean {
+  for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 5; cur = cur.cause, depth++) {
+    if (/No response from server|Not connected|ECONNRESET|EPIPE|Channel open failure/.test(cur.message)) return true;
+    if (isScoutError(cur, "connection-lost")) return true;
+  }
+  return false;
+}

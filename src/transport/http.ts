@@ -1,0 +1,193 @@
+/**
+ * Streamable HTTP transport: `/mcp` (MCP sessions keyed by Mcp-Session-Id), `/health`, and any
+ * extra routes (metrics) the caller mounts. Plain node:http: nothing between the socket and the
+ * SDK transport that a tool call does not need.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+
+/** Decides, before anything else, whether a request may proceed; writes the refusal itself. */
+export type RequestGate = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
+
+export interface HttpTransportOptions {
+  host: string;
+  port: number;
+  /** A fresh McpServer per session (the SDK binds one server to one transport). */
+  createMcpServer: (session: { sessionId: string; req: IncomingMessage }) => McpServer;
+  /** Extra GET routes, e.g. "/metrics". `/health` is built in. */
+  routes?: Record<string, RouteHandler>;
+  /** Verbose health JSON for `GET /health?verbose=1`. */
+  healthDetails?: () => unknown;
+  /** Auth/Origin checks for everything except `GET /health` (without verbose). */
+  gate?: RequestGate;
+  /** Reply with plain JSON instead of an SSE stream for requests (progress then can't stream). */
+  jsonResponse?: boolean;
+  /** Max POST body in bytes. */
+  maxBodyBytes?: number;
+  log?: (level: "info" | "warn" | "error", msg: string, extra?: Record<string, unknown>) => void;
+}
+
+export interface HttpTransportHandle {
+  url: string;
+  port: number;
+  server: Server;
+  sessions(): number;
+  /** Stops accepting, closes every MCP session and the listener. */
+  close(): Promise<void>;
+}
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  mcp: McpServer;
+}
+
+export async function startHttpTransport(options: HttpTransportOptions): Promise<HttpTransportHandle> {
+  const sessions = new Map<string, Session>();
+  const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
+  const log = options.log ?? (() => {});
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      log("error", "HTTP request failed", { error: String(e) });
+      if (!res.headersSent) jsonRpcError(res, 500, -32603, "Internal server error");
+      else res.end();
+    });
+  });
+  // Keep-alive clients (the common case for MCP) reuse sockets; don't let idle ones pile up.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 70_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname === "/health" && req.method === "GET" && !url.searchParams.has("verbose")) {
+      res.writeHead(200, { "content-type": "text/plain" }).end("OK");
+      return;
+    }
+    if (options.gate && !options.gate(req, res, url)) return;
+    if (url.pathname === "/health" && req.method === "GET") {
+      const body = JSON.stringify(options.healthDetails?.() ?? { status: "ok" });
+      res.writeHead(200, { "content-type": "application/json" }).end(body);
+      return;
+    }
+    const route = options.routes?.[url.pathname];
+    if (route && req.method === "GET") {
+      await route(req, res, url);
+      return;
+    }
+    if (url.pathname !== "/mcp") {
+      res.writeHead(404, { "content-type": "text/plain" }).end("Not found: MCP is served at /mcp");
+      return;
+    }
+    const sessionId = header(req, "mcp-session-id");
+    if (req.method === "POST") {
+      const body = await readJson(req, maxBody);
+      if (body.error) {
+        jsonRpcError(res, body.status, -32700, body.error);
+        return;
+      }
+      if (sessionId) {
+        const session = sessions.get(sessionId);
+        if (!session) {
+          jsonRpcError(res, 404, -32001, "Session not found: start a new session with an initialize request");
+          return;
+        }
+        await session.transport.handleRequest(req, res, body.value);
+        return;
+      }
+      if (!isInitialize(body.value)) {
+        jsonRpcError(res, 400, -32000, "Bad Request: no Mcp-Session-Id header and not an initialize request");
+        return;
+      }
+      const newId = randomUUID();
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => newId,
+        enableJsonResponse: options.jsonResponse ?? false,
+        onsessioninitialized: (id) => {
+          sessions.set(id, session);
+        },
+      });
+      const mcp = options.createMcpServer({ sessionId: newId, req });
+      const session: Session = { transport, mcp };
+      transport.onclose = () => {
+        sessions.delete(newId);
+      };
+      await mcp.connect(transport);
+      await transport.handleRequest(req, res, body.value);
+      return;
+    }
+    if (req.method === "GET" || req.method === "DELETE") {
+      const session = sessionId ? sessions.get(sessionId) : undefined;
+      if (!session) {
+        jsonRpcError(res, sessionId ? 404 : 400, -32000, "Missing or unknown Mcp-Session-Id");
+        return;
+      }
+      await session.transport.handleRequest(req, res);
+      return;
+    }
+    res.writeHead(405, { allow: "GET, POST, DELETE" }).end();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const hostForUrl = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${hostForUrl}:${address.port}/mcp`,
+    port: address.port,
+    server,
+    sessions: () => sessions.size,
+    close: async () => {
+      const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.allSettled([...sessions.values()].map((s) => s.mcp.close()));
+      sessions.clear();
+      server.closeAllConnections();
+      await closing;
+    },
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function isInitialize(body: unknown): boolean {
+  if (Array.isArray(body)) return body.some((m) => isInitializeRequest(m));
+  return isInitializeRequest(body);
+}
+
+export function jsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+  res
+    .writeHead(status, { "content-type": "application/json" })
+    .end(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }));
+}
+
+async function readJson(
+  req: IncomingMessage,
+  maxBytes: number,
+): Promise<{ value?: unknown; error?: undefined } | { value?: undefined; error: string; status: number }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > maxBytes) return { error: `Request body exceeds ${maxBytes} bytes`, status: 413 };
+    chunks.push(buf);
+  }
+  try {
+    return { value: JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown };
+  } catch {
+    return { error: "Parse error: request body is not valid JSON", status: 400 };
+  }
+}
