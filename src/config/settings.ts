@@ -37,6 +37,23 @@ export interface Settings {
   /** Directory that confines the local side of `beam` over HTTP; undefined refuses it. */
   beamDir: string | undefined;
   logLevel: string;
+  /** Milliseconds; calls slower than this are logged at warn. */
+  slowThresholdMs: number;
+  apiKeys: string[];
+  allowedOrigins: string[];
+  maxConcurrentRequests: number;
+  maxQueuedRequests: number;
+  /** 0 disables rate limiting. */
+  rateLimitPerMinute: number;
+  /** Milliseconds: end-to-end deadline of one tool call. */
+  requestTimeoutMs: number;
+  readOnly: boolean;
+  policyFile: string | undefined;
+  auditLog: string | undefined;
+  /** Port for /metrics when serving stdio (undefined: not exposed). */
+  metricsPort: number | undefined;
+  /** Reply to HTTP tool calls with plain JSON instead of an SSE stream. */
+  httpJsonResponse: boolean;
 }
 
 export type SettingSource = "default" | { env: string };
@@ -112,6 +129,20 @@ function strictness(raw: string | undefined, name: string): StrictHostKeyCheckin
   if (["false", "no", "0", "off"].includes(v)) return "false";
   if (v === "accept-new") return "accept-new";
   throw new SettingsError(`${name}=${JSON.stringify(raw)} must be true, accept-new or false`);
+}
+
+function bool(def: boolean) {
+  return (raw: string | undefined, name: string): boolean => {
+    if (raw === undefined || raw.trim() === "") return def;
+    const v = raw.trim().toLowerCase();
+    if (["true", "yes", "1", "on"].includes(v)) return true;
+    if (["false", "no", "0", "off"].includes(v)) return false;
+    throw new SettingsError(`${name}=${JSON.stringify(raw)} must be true or false`);
+  };
+}
+
+function optionalPath(raw: string | undefined): string | undefined {
+  return raw && raw.trim() !== "" ? expandHome(raw.trim()) : undefined;
 }
 
 export const SETTING_SPECS: readonly SettingSpec[] = [
@@ -267,6 +298,95 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     parse: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const, "info", (s) =>
       s.toLowerCase(),
     ),
+  },
+  {
+    key: "slowThresholdMs",
+    env: "SCOUT_SLOW_THRESHOLD_MS",
+    description: "Calls slower than this many milliseconds are logged at warn",
+    defaultText: "1000",
+    parse: positiveNumber(1000, { integer: true }),
+  },
+  {
+    key: "apiKeys",
+    env: "SCOUT_API_KEYS",
+    description: "Comma-separated API keys; when set, HTTP needs Authorization: Bearer KEY or X-API-Key",
+    defaultText: "(none: no auth)",
+    parse: (raw) => list(raw),
+  },
+  {
+    key: "allowedOrigins",
+    env: "SCOUT_ALLOWED_ORIGINS",
+    description: "Comma-separated extra Origins allowed on HTTP (loopback origins always are)",
+    defaultText: "(loopback only)",
+    parse: (raw) => list(raw),
+  },
+  {
+    key: "maxConcurrentRequests",
+    env: "SCOUT_MAX_CONCURRENT_REQUESTS",
+    description: "Tool calls and resource reads running at once; more wait in a queue",
+    defaultText: "100",
+    parse: positiveNumber(100, { integer: true }),
+  },
+  {
+    key: "maxQueuedRequests",
+    env: "SCOUT_MAX_QUEUED_REQUESTS",
+    description: "Calls allowed to wait; past that a call gets 'Error: server busy' at once",
+    defaultText: "1000",
+    parse: positiveNumber(1000, { integer: true, allowZero: true }),
+  },
+  {
+    key: "rateLimitPerMinute",
+    env: "SCOUT_RATE_LIMIT_PER_MINUTE",
+    description: "Calls per minute per client (API key, else address; stdio is one client); 0 = off",
+    defaultText: "0",
+    parse: positiveNumber(0, { integer: true, allowZero: true }),
+  },
+  {
+    key: "requestTimeoutMs",
+    env: "SCOUT_REQUEST_TIMEOUT",
+    description: "Seconds one call may take end to end; then all it started is stopped",
+    defaultText: "60",
+    parse: positiveNumber(60, { scale: 1000 }),
+  },
+  {
+    key: "readOnly",
+    env: "SCOUT_READ_ONLY",
+    description: "true refuses commands, uploads and remote-to-remote writes",
+    defaultText: "false",
+    parse: bool(false),
+  },
+  {
+    key: "policyFile",
+    env: "SCOUT_POLICY_FILE",
+    description: "YAML/JSON file with per-host allow/deny globs for commands and paths",
+    defaultText: "(none)",
+    parse: optionalPath,
+  },
+  {
+    key: "auditLog",
+    env: "SCOUT_AUDIT_LOG",
+    description: "JSON Lines file receiving one record per call (append-only)",
+    defaultText: "(off)",
+    parse: optionalPath,
+  },
+  {
+    key: "metricsPort",
+    env: "SCOUT_METRICS_PORT",
+    description: "Serve /metrics on 127.0.0.1:PORT when the transport is stdio",
+    defaultText: "(off)",
+    parse: (raw, name) => {
+      if (raw === undefined || raw.trim() === "") return undefined;
+      const n = Number(raw.trim());
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new SettingsError(`${name}=${raw} is not a port`);
+      return n;
+    },
+  },
+  {
+    key: "httpJsonResponse",
+    env: "SCOUT_HTTP_JSON_RESPONSE",
+    description: "Answer HTTP tool calls with plain JSON instead of SSE (progress can't stream then)",
+    defaultText: "false",
+    parse: bool(false),
   },
 ];
 
