@@ -108,7 +108,10 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
   if (args.beam_target && !args.beam_source) {
     throw new ScoutError("invalid-input", "beam_target requires beam_source to be specified.");
   }
-  if (args.beam_source && args.beam_target) return remoteToRemote(args.beam_source, args.beam_target, ctx);
+  if (args.beam_source && args.beam_target) {
+    refuseInReadOnly(ctx, "remote-to-remote transfers");
+    return remoteToRemote(args.beam_source, args.beam_target, ctx);
+  }
   if (args.targets && args.targets.length > 0) return broadcast(args, ctx);
 
   const target = parseTarget(args.target);
@@ -174,6 +177,7 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
   }
 
   if (args.query !== undefined) {
+    refuseInReadOnly(ctx, "commands");
     const r = await runCommand(host, args.query, app.limits, { cwd: target.path, ...opts });
     const text = formatCommandResult({ ...r, timeoutMs: app.limits.commandTimeoutMs, maxOutputSize: app.limits.maxOutputSize });
     return {
@@ -282,6 +286,7 @@ async function broadcast(args: ScoutArgs, ctx: ToolCallContext): Promise<ToolOut
         path = spec.path;
         const access = app.fleet.host(spec.host);
         if (args.query !== undefined) {
+          refuseInReadOnly(ctx, "commands");
           const r = await runCommand(access, args.query, app.limits, { cwd: spec.path, signal: ctx.signal });
           const output = formatCommandResult({
             ...r,
@@ -323,6 +328,14 @@ async function broadcast(args: ScoutArgs, ctx: ToolCallContext): Promise<ToolOut
   };
 }
 
+function refuseInReadOnly(ctx: ToolCallContext, what: string): void {
+  if (ctx.app.settings.readOnly) {
+    throw new ScoutError("refused", `Read-only mode: ${what} are disabled`, {
+      hint: "Reads, listings, find and diff still work; unset SCOUT_READ_ONLY to allow changes",
+    });
+  }
+}
+
 function confineLocal(localPath: string, ctx: ToolCallContext): string {
   if (ctx.transport === "stdio") return resolveLocal(localPath);
   const dir = ctx.app.settings.beamDir;
@@ -346,6 +359,7 @@ async function beamLocal(localRaw: string, alias: string, remotePath: string, ct
   const host = ctx.app.fleet.host(alias);
   const onProgress = progressReporter(ctx);
   const uploading = existsSync(local) && statSync(local).isFile();
+  if (uploading) refuseInReadOnly(ctx, "uploads");
   const r = uploading
     ? await upload(host, local, remotePath, { signal: ctx.signal, onProgress })
     : await download(host, remotePath, local, { signal: ctx.signal, onProgress });
