@@ -10,6 +10,7 @@ import { HostStatusCache } from "./ops/status.js";
 import { limitsFrom, type Limits } from "./ops/limits.js";
 import type { Logger } from "./observe/log.js";
 import { VERSION } from "./version.js";
+import { Policy } from "./guard/policy.js";
 
 export interface ScoutApp {
   readonly settings: Settings;
@@ -17,6 +18,7 @@ export interface ScoutApp {
   readonly fleet: Fleet;
   readonly status: HostStatusCache;
   readonly limits: Limits;
+  readonly policy: Policy;
   readonly log: Logger;
   readonly version: string;
   readonly startedAt: number;
@@ -32,6 +34,7 @@ export interface AppOptions {
 
 export async function createApp(settings: Settings, options: AppOptions): Promise<ScoutApp> {
   const log = options.log;
+  const policy = settings.policyFile ? await Policy.load(settings.policyFile) : Policy.empty();
   const registry = await HostRegistry.open(settings, {
     watch: options.watch ?? true,
     log: (level, msg) => log[level]({ component: "config" }, msg),
@@ -54,6 +57,7 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
     fleet,
     status,
     limits: limitsFrom(settings),
+    policy,
     log,
     version: VERSION,
     startedAt: Date.now(),

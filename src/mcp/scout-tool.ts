@@ -122,6 +122,8 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
     return hostsList(ctx);
   }
   const host = app.fleet.host(target.host); // unknown host → error listing the available ones
+  app.policy.checkPath(target.host, target.path);
+  if (args.query !== undefined) app.policy.checkCommand(target.host, args.query);
   const base = { host: target.host, path: target.path };
   const opts = { signal: ctx.signal };
 
@@ -145,6 +147,7 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
   if (args.diff !== undefined) {
     const other = parseRemoteSpec(args.diff, "diff");
     const otherHost = app.fleet.host(other.host);
+    app.policy.checkPath(other.host, other.path);
     const [a, b] = await Promise.all([
       readFile(host, target.path, app.limits, opts),
       readFile(otherHost, other.path, app.limits, opts),
@@ -285,7 +288,9 @@ async function broadcast(args: ScoutArgs, ctx: ToolCallContext): Promise<ToolOut
         host = spec.host;
         path = spec.path;
         const access = app.fleet.host(spec.host);
+        app.policy.checkPath(spec.host, spec.path);
         if (args.query !== undefined) {
+          app.policy.checkCommand(spec.host, args.query);
           refuseInReadOnly(ctx, "commands");
           const r = await runCommand(access, args.query, app.limits, { cwd: spec.path, signal: ctx.signal });
           const output = formatCommandResult({
@@ -386,6 +391,8 @@ async function remoteToRemote(sourceRaw: string, targetRaw: string, ctx: ToolCal
   const dst = parseRemoteSpec(targetRaw, "beam_target");
   const srcHost = ctx.app.fleet.host(src.host);
   const dstHost = ctx.app.fleet.host(dst.host);
+  ctx.app.policy.checkPath(src.host, src.path);
+  ctx.app.policy.checkPath(dst.host, dst.path);
   const r = await copyRemote(srcHost, src.path, dstHost, dst.path, {
     signal: ctx.signal,
     onProgress: progressReporter(ctx),
