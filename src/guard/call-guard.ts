@@ -107,6 +107,10 @@ export class CallGuard {
     m?.requests.inc({ mode: outcome.mode, outcome: isError ? "error" : "ok" });
     m?.outputBytes.observe({ mode: outcome.mode }, bytes);
     if (timedOut) m?.rejected.inc({ reason: "timeout" });
+    const errorInfo = (outcome.result.structuredContent as { error?: { code?: string; message?: string } } | undefined)?.error;
+    if (errorInfo?.code === "refused" && /^(Policy|Read-only)/.test(errorInfo.message ?? "")) {
+      m?.rejected.inc({ reason: "policy" });
+    }
     const line = {
       client: call.client,
       mode: outcome.mode,

@@ -62,7 +62,7 @@ export class ResourceCatalog {
       (uri, extra) =>
         this.run(uri.href, undefined, extra.signal, async (signal) => {
           const hosts = this.app.registry.list();
-          const status = await this.app.status.status(hosts, signal);
+          const status = await this.app.status.status(hosts);
           return text(uri.href, formatHostsResource(hosts.map((h) => ({ alias: h.alias, user: h.user, hostname: h.hostname, port: h.port, online: status.get(h.alias) ?? false }))));
         }),
     );
@@ -158,13 +158,15 @@ export class ResourceCatalog {
     fixed("docker", `${h}://docker`, `Docker containers on ${h}`, (u, s) =>
       this.command(u, h, s, () => `command -v docker >/dev/null 2>&1 || exit 127; docker ps -a --format '{{.Names}}\t{{.Status}}\t{{.Image}}' 2>&1`, (out, code) => {
         if (code === 127) throw notAvailable("Docker", h);
-        return formatDockerList(h, code === 0 ? out : "");
+        if (code !== 0) throw notAvailable("Docker", h, out);
+        return formatDockerList(h, out);
       }),
     );
     fixed("compose", `${h}://compose`, `Docker Compose projects on ${h}`, (u, s) =>
       this.command(u, h, s, () => `command -v docker >/dev/null 2>&1 || exit 127; docker compose ls --format json 2>&1`, (out, code) => {
         if (code === 127) throw notAvailable("Docker", h);
-        return formatComposeList(h, code === 0 ? out : "[]");
+        if (code !== 0) throw notAvailable("Docker Compose", h, out);
+        return formatComposeList(h, out);
       }),
     );
     fixed("zfs", `${h}://zfs`, `ZFS pools on ${h}`, (u, s) =>
@@ -250,8 +252,9 @@ export class ResourceCatalog {
 
 const ZFS_CHECK = "command -v zpool >/dev/null 2>&1 || exit 127; ";
 
-function notAvailable(what: string, host: string): ScoutError {
-  return new ScoutError("not-found", `${what} is not available on host ${host}`);
+function notAvailable(what: string, host: string, detail?: string): ScoutError {
+  const first = detail?.trim().split("\n")[0];
+  return new ScoutError("not-found", `${what} is not available on host ${host}${first ? ` (${first.slice(0, 200)})` : ""}`);
 }
 
 function poolError(host: string, pool: string, out: string): ScoutError {

@@ -259,7 +259,7 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
 
 async function hostsList(ctx: ToolCallContext): Promise<ToolOutcome> {
   const hosts = ctx.app.registry.list();
-  const status = await ctx.app.status.status(hosts, ctx.signal);
+  const status = await ctx.app.status.status(hosts);
   const rows = hosts.map((h) => ({
     alias: h.alias,
     user: h.user,

@@ -6,7 +6,7 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import { Client, type AnyAuthMethod, type ClientChannel, type SFTPWrapper } from "ssh2";
+import ssh2, { type AnyAuthMethod, type Client, type ClientChannel, type SFTPWrapper } from "ssh2";
 import type { HostConfig } from "../config/host.js";
 import { ScoutError } from "../errors.js";
 import type { SftpContext } from "./types.js";
@@ -139,7 +139,7 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
 
   private async handshake(hop: HostConfig, sock: Duplex, deps: ConnectionDeps): Promise<Client> {
     const authHandler = await deps.authMethods(hop);
-    const client = new Client();
+    const client = new ssh2.Client();
     let hostKeyError: unknown;
     return new Promise<Client>((resolve, reject) => {
       const fail = (err: Error & { level?: string }) => {

@@ -1,0 +1,198 @@
+/**
+ * Host key verification against an OpenSSH known_hosts file: plain and hashed (`|1|salt|hash`)
+ * names, `[host]:port`, comma lists, wildcards and negation, `@revoked`; `@cert-authority` lines
+ * are skipped (no certificates). The file is re-read when it changes (mtime, checked at most once
+ * a second) and appended to in accept-new mode.
+ */
+import { createHash, createHmac } from "node:crypto";
+import { appendFile, mkdir, stat, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import picomatch from "picomatch";
+import { ScoutError } from "../errors.js";
+import type { HostConfig } from "./host.js";
+import type { StrictHostKeyChecking } from "./settings.js";
+
+interface Entry {
+  marker: "" | "@revoked";
+  /** Returns true when the name matches this entry's host field (false on a negated match). */
+  matches(name: string): boolean;
+  keyType: string;
+  blob: Buffer;
+}
+
+export type KeyStatus = "known" | "unknown" | "changed" | "revoked";
+
+/** The lookup name OpenSSH uses: `host` on port 22, else `[host]:port`. */
+export function knownHostsName(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+export function keyTypeOf(blob: Buffer): string {
+  if (blob.length < 4) return "unknown";
+  const len = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + len).toString("latin1");
+}
+
+/** OpenSSH-style SHA256 fingerprint. */
+export function fingerprint(blob: Buffer): string {
+  return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+}
+
+export function keyscanLine(host: string, port: number, blob: Buffer): string {
+  return `${knownHostsName(host, port)} ${keyTypeOf(blob)} ${blob.toString("base64")}`;
+}
+
+export function keyscanCommand(host: string, port: number, file = "~/.ssh/known_hosts"): string {
+  return `ssh-keyscan ${port === 22 ? "" : `-p ${port} `}${host} >> ${file}`;
+}
+
+function hostFieldMatcher(field: string): (name: string) => boolean {
+  if (field.startsWith("|1|")) {
+    const [, , saltB64, hashB64] = field.split("|");
+    const salt = Buffer.from(saltB64 ?? "", "base64");
+    return (name) => createHmac("sha1", salt).update(name).digest("base64") === hashB64;
+  }
+  const patterns = field.split(",").map((p) => {
+    const negated = p.startsWith("!");
+    const pat = negated ? p.slice(1) : p;
+    const isGlob = /[*?]/.test(pat);
+    // known_hosts globs: * and ? only; brackets are literal ([host]:port).
+    const m = isGlob
+      ? picomatch(pat.replace(/[[\]]/g, "\\$&"), { dot: true, nocase: true })
+      : (n: string) => n.toLowerCase() === pat.toLowerCase();
+    return { negated, m };
+  });
+  return (name) => {
+    let hit = false;
+    for (const p of patterns) {
+      if (p.m(name)) {
+        if (p.negated) return false;
+        hit = true;
+      }
+    }
+    return hit;
+  };
+}
+
+function parse(text: string): Entry[] {
+  const entries: Entry[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const parts = line.split(/\s+/);
+    let marker: Entry["marker"] = "";
+    if (parts[0]?.startsWith("@")) {
+      const m = parts.shift();
+      if (m === "@cert-authority") continue;
+      if (m === "@revoked") marker = "@revoked";
+      else continue;
+    }
+    const [hosts, keyType, b64] = parts;
+    if (!hosts || !keyType || !b64) continue;
+    entries.push({ marker, matches: hostFieldMatcher(hosts), keyType, blob: Buffer.from(b64, "base64") });
+  }
+  return entries;
+}
+
+export class KnownHosts {
+  private entries: Entry[] = [];
+  private mtimeMs = -1;
+  private checkedAt = 0;
+  private appending: Promise<void> = Promise.resolve();
+
+  private constructor(readonly path: string) {}
+
+  static async load(path: string): Promise<KnownHosts> {
+    const k = new KnownHosts(path);
+    await k.refresh(true);
+    return k;
+  }
+
+  /** Re-reads the file if it changed (checked at most once per second unless forced). */
+  async refresh(force = false): Promise<void> {
+    const now = Date.now();
+    if (!force && now - this.checkedAt < 1000) return;
+    this.checkedAt = now;
+    try {
+      const s = await stat(this.path);
+      if (!force && s.mtimeMs === this.mtimeMs) return;
+      this.mtimeMs = s.mtimeMs;
+      this.entries = parse(await readFile(this.path, "utf8"));
+    } catch {
+      this.mtimeMs = -1;
+      this.entries = [];
+    }
+  }
+
+  /**
+   * Status of `key` for the first of `names` that has entries. Entries exist for the name but none
+   * matches → "changed" (stricter than OpenSSH, which would prompt for a key of a new type).
+   */
+  check(names: string[], port: number, key: Buffer): KeyStatus {
+    for (const host of names) {
+      const name = knownHostsName(host, port);
+      const forName = this.entries.filter((e) => e.matches(name));
+      if (forName.some((e) => e.marker === "@revoked" && e.blob.equals(key))) return "revoked";
+      const plain = forName.filter((e) => e.marker === "");
+      if (plain.length === 0) continue;
+      return plain.some((e) => e.blob.equals(key)) ? "known" : "changed";
+    }
+    return "unknown";
+  }
+
+  /** Appends a line for a newly trusted key (accept-new). Writes are serialized. */
+  append(host: string, port: number, key: Buffer): Promise<void> {
+    const line = keyscanLine(host, port, key) + "\n";
+    this.appending = this.appending.then(async () => {
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      await appendFile(this.path, line, { mode: 0o600 });
+      this.entries.push(...parse(line));
+    });
+    return this.appending;
+  }
+}
+
+export interface VerifyOptions {
+  known: KnownHosts;
+  knownHostsPath: string;
+  mode: StrictHostKeyChecking;
+  host: HostConfig;
+  key: Buffer;
+  warn?: (msg: string) => void;
+}
+
+/** Throws ScoutError("host-key-unknown" | "host-key-changed") when the key must be refused. */
+export async function verifyHostKey(o: VerifyOptions): Promise<void> {
+  await o.known.refresh();
+  const name = o.host.hostKeyAlias ?? o.host.hostname;
+  const status = o.known.check([name], o.host.port, o.key);
+  const fp = fingerprint(o.key);
+  const where = `${o.host.alias} (${knownHostsName(name, o.host.port)})`;
+  if (status === "known") return;
+  if (o.mode === "false") {
+    if (status !== "unknown") o.warn?.(`Host key for ${where} is ${status} (${fp}); accepted because SCOUT_STRICT_HOST_KEY_CHECKING=false`);
+    return;
+  }
+  if (status === "revoked") {
+    throw new ScoutError("host-key-changed", `Host key for ${where} is revoked in ${o.knownHostsPath} (${fp})`, {
+      hint: "Refusing to connect; investigate the host",
+    });
+  }
+  if (status === "changed") {
+    throw new ScoutError(
+      "host-key-changed",
+      `HOST KEY CHANGED for ${where}: it now presents ${keyTypeOf(o.key)} ${fp}, which does not match ${o.knownHostsPath}`,
+      {
+        hint: `This may be an attack. If the host was really reinstalled, remove the old key with "ssh-keygen -R '${knownHostsName(name, o.host.port)}' -f ${o.knownHostsPath}" and add the new one`,
+      },
+    );
+  }
+  if (o.mode === "accept-new") {
+    await o.known.append(name, o.host.port, o.key);
+    o.warn?.(`Trusted new host key for ${where} (${fp}) and added it to ${o.knownHostsPath}`);
+    return;
+  }
+  throw new ScoutError("host-key-unknown", `Unknown host key for ${where}: ${keyTypeOf(o.key)} ${fp}`, {
+    hint: `Verify it, then add it with: ${keyscanCommand(name, o.host.port, o.knownHostsPath)} (or the line: ${keyscanLine(name, o.host.port, o.key)}), or set SCOUT_STRICT_HOST_KEY_CHECKING=accept-new`,
+  });
+}

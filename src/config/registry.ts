@@ -1,0 +1,122 @@
+/**
+ * The live host list: ssh_config (with Includes) resolved, filtered by SCOUT_ALLOW_HOSTS /
+ * SCOUT_DENY_HOSTS, re-read without blocking when any of its files changes, with a "change" event
+ * when the resolved list really changed.
+ */
+import { EventEmitter } from "node:events";
+import { watch, type FSWatcher } from "node:fs";
+import { dirname, basename } from "node:path";
+import { ScoutError } from "../errors.js";
+import type { HostConfig } from "./host.js";
+import { makeHostFilter } from "./host-filter.js";
+import type { Settings } from "./settings.js";
+import { loadSshConfig, type SshConfigResolver } from "./ssh-config.js";
+
+export interface RegistryOptions {
+  watch?: boolean;
+  log?: (level: "warn" | "info", msg: string) => void;
+}
+
+export class HostRegistry extends EventEmitter<{ change: [hosts: HostConfig[]] }> {
+  private hosts: HostConfig[] = [];
+  private byAlias = new Map<string, HostConfig>();
+  private resolver: SshConfigResolver | undefined;
+  private watchers: FSWatcher[] = [];
+  private watchedFiles = new Set<string>();
+  private debounce: NodeJS.Timeout | undefined;
+  private readonly allowed: (alias: string) => boolean;
+  private closed = false;
+  private loadedOnce = false;
+
+  private constructor(
+    private readonly settings: Pick<Settings, "sshConfigPath" | "allowHosts" | "denyHosts">,
+    private readonly options: RegistryOptions,
+  ) {
+    super();
+    this.allowed = makeHostFilter(settings.allowHosts, settings.denyHosts);
+  }
+
+  static async open(
+    settings: Pick<Settings, "sshConfigPath" | "allowHosts" | "denyHosts">,
+    options: RegistryOptions = {},
+  ): Promise<HostRegistry> {
+    const r = new HostRegistry(settings, options);
+    await r.reload();
+    return r;
+  }
+
+  list(): HostConfig[] {
+    return this.hosts;
+  }
+
+  get(alias: string): HostConfig | undefined {
+    return this.byAlias.get(alias);
+  }
+
+  require(alias: string): HostConfig {
+    const h = this.byAlias.get(alias);
+    if (h) return h;
+    if (this.hosts.length === 0) {
+      throw new ScoutError("unknown-host", `Unknown host '${alias}'. No hosts are configured`, {
+        hint: `Add Host entries to ${this.settings.sshConfigPath} (or point SCOUT_SSH_CONFIG at your ssh config)`,
+      });
+    }
+    throw new ScoutError("unknown-host", `Unknown host '${alias}'. Available: ${this.hosts.map((x) => x.alias).join(", ")}`);
+  }
+
+  async reload(): Promise<void> {
+    const loaded = await loadSshConfig(this.settings.sshConfigPath);
+    for (const w of loaded.warnings) this.options.log?.("warn", w);
+    const hosts = loaded.hosts.filter((h) => this.allowed(h.alias)).sort((a, b) => a.alias.localeCompare(b.alias));
+    const changed = JSON.stringify(hosts) !== JSON.stringify(this.hosts);
+    this.resolver = loaded.resolver;
+    this.hosts = hosts;
+    this.byAlias = new Map(hosts.map((h) => [h.alias, h]));
+    if (this.options.watch) this.watchFiles([this.settings.sshConfigPath, ...loaded.files]);
+    if (changed && this.loadedOnce) this.emit("change", hosts);
+    this.loadedOnce = true;
+  }
+
+  /** Watches the directories of the files (editors replace files, which a file watch misses). */
+  private watchFiles(files: string[]): void {
+    if (this.closed) return;
+    const dirs = new Map<string, Set<string>>();
+    for (const f of files) {
+      const d = dirname(f);
+      if (!dirs.has(d)) dirs.set(d, new Set());
+      dirs.get(d)?.add(basename(f));
+    }
+    const key = JSON.stringify([...dirs.entries()].map(([d, s]) => [d, [...s].sort()]).sort());
+    if (this.watchedFiles.has(key)) return;
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+    this.watchedFiles = new Set([key]);
+    for (const [dir, names] of dirs) {
+      try {
+        const w = watch(dir, { persistent: false }, (_event, name) => {
+          if (name && !names.has(name.toString())) return;
+          this.scheduleReload();
+        });
+        w.on("error", () => {});
+        this.watchers.push(w);
+      } catch {
+        this.options.log?.("warn", `Cannot watch ${dir} for ssh config changes`);
+      }
+    }
+  }
+
+  private scheduleReload(): void {
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      this.reload().catch((e: unknown) => this.options.log?.("warn", `Reloading ssh config failed: ${String(e)}`));
+    }, 100);
+    this.debounce.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.debounce);
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * The text layouts of the answers, kept compatible with the Python Scout (hosts list, command
+ * results, truncation marker, broadcast blocks, diff and transfer lines), with its defects fixed.
+ * Pure functions of plain data.
+ */
+import { ScoutError } from "../errors.js";
+
+export interface HostRow {
+  alias: string;
+  user: string;
+  hostname: string;
+  port: number;
+  online: boolean;
+}
+
+export function formatHostsList(hosts: HostRow[]): string {
+  if (hosts.length === 0) return "No SSH hosts configured.";
+  const rows = [...hosts].sort((a, b) => a.alias.localeCompare(b.alias));
+  return [
+    "Available hosts:",
+    ...rows.map(
+      (h) => `  [${h.online ? "✓" : "✗"}] ${h.alias} (${h.online ? "online" : "offline"}) -> ${h.user}@${h.hostname}:${h.port}`,
+    ),
+  ].join("\n");
+}
+
+export function formatHostsResource(hosts: HostRow[]): string {
+  const out = ["Available SSH Hosts", "=".repeat(40), ""];
+  const rows = [...hosts].sort((a, b) => a.alias.localeCompare(b.alias));
+  for (const h of rows) {
+    const n = h.alias;
+    out.push(
+      `[${h.online ? "✓" : "✗"}] ${n} (${h.online ? "online" : "offline"})`,
+      `    SSH:      ${h.user}@${h.hostname}:${h.port}`,
+      `    Files:    ${n}://path/to/file`,
+      `    Docker:   ${n}://docker/{container}/logs`,
+      `    Compose:  ${n}://compose/{project}/logs`,
+      `    ZFS:      ${n}://zfs`,
+      `    Syslog:   ${n}://syslog`,
+      `    Generic:  scout://${n}/path/to/file`,
+      "",
+    );
+  }
+  out.push("Usage Examples:", "-".repeat(40));
+  for (const h of rows.slice(0, 2)) {
+    const n = h.alias;
+    out.push(
+      `  ${n}://etc/hosts`,
+      `  ${n}://var/log/syslog`,
+      `  ${n}://docker`,
+      `  ${n}://docker/{container}/logs`,
+      `  ${n}://compose`,
+      `  ${n}://compose/{project}`,
+      `  ${n}://compose/{project}/logs`,
+      `  ${n}://zfs`,
+      `  ${n}://syslog`,
+      `  scout://${n}/etc/hosts`,
+    );
+  }
+  out.push("", "Both URI formats work identically.");
+  return out.join("\n");
+}
+
+export interface CommandText {
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  timeoutMs: number;
+  maxOutputSize: number;
+}
+
+/**
+ * stdout, then `[stderr]` + stderr, then `[exit code: N]` when N ≠ 0, joined with newlines, or
+ * `(no output)`; our notes (caps, timeout, signal) follow on their own lines. Outputs are shown
+ * as the command printed them, except that one trailing newline is dropped so that parts join
+ * cleanly.
+ */
+export function formatCommandResult(r: CommandText): string {
+  const parts: string[] = [];
+  const stdout = r.stdout.replace(/\n$/, "");
+  const stderr = r.stderr.replace(/\n$/, "");
+  if (stdout) parts.push(stdout);
+  if (r.stdoutTruncated) parts.push(`[stdout truncated at ${r.maxOutputSize} bytes]`);
+  if (stderr) parts.push(`[stderr]\n${stderr}`);
+  if (r.stderrTruncated) parts.push(`[stderr truncated at ${r.maxOutputSize} bytes]`);
+  if (r.timedOut) parts.push(`[timed out after ${r.timeoutMs / 1000} s: process group killed]`);
+  else if (r.exitCode !== null && r.exitCode !== 0) parts.push(`[exit code: ${r.exitCode}]`);
+  else if (r.exitCode === null && r.signal) parts.push(`[killed by signal ${r.signal}]`);
+  return parts.length ? parts.join("\n") : "(no output)";
+}
+
+export interface FileText {
+  path: string;
+  content: string;
+  truncated: boolean;
+  binary: boolean;
+  size: number;
+  maxFileSize: number;
+}
+
+export function formatFileContent(r: FileText): string {
+  if (r.binary) {
+    return `Binary file ${r.path} (${r.size} bytes): not shown as text. Download it with beam, or inspect it with query="xxd ${r.path} | head".`;
+  }
+  return r.truncated ? `${r.content}\n\n[truncated at ${r.maxFileSize} bytes]` : r.content;
+}
+
+export interface RangeText {
+  path: string;
+  content: string;
+  binary: boolean;
+  size: number;
+  truncated: boolean;
+  range?: { offset: number; length: number };
+  tailLines?: number;
+}
+
+/** Tail and byte-range reads: a one-line header with the file size so that an agent can page. */
+export function formatRange(r: RangeText): string {
+  if (r.binary) return formatFileContent({ ...r, maxFileSize: 0 });
+  const header =
+    r.tailLines !== undefined
+      ? `[last ${r.tailLines} lines of ${r.path}, file size ${r.size} bytes${r.truncated ? ", cut at the size cap" : ""}]`
+      : `[${r.path}: bytes ${r.range?.offset ?? 0}-${(r.range?.offset ?? 0) + (r.range?.length ?? 0)} of ${r.size}${r.truncated ? ", cut at the size cap" : ""}]`;
+  return `${header}\n${r.content}`;
+}
+
+export interface BroadcastBlock {
+  host: string;
+  path: string;
+  ok: boolean;
+  output: string;
+  /** The block's output is an error message (gets the `Error: ` prefix). */
+  error?: boolean;
+}
+
+const WIDTH = 60;
+
+function header(title: string): string {
+  const len = [...title].length;
+  return title + "═".repeat(Math.max(3, WIDTH - len));
+}
+
+/**
+ * One block per target (header, output or `Error: …`, blank line) and the footer
+ * `─── N/M hosts succeeded ───`. Failed commands keep their output. The whole text is capped at
+ * `maxTotalBytes`: sections are shortened evenly, headers and footer always stay.
+ */
+export function formatBroadcast(blocks: BroadcastBlock[], opts: { maxTotalBytes?: number } = {}): string {
+  const bodies = blocks.map((b) => (b.error ? `Error: ${b.output.replace(/^Error:\s*/, "")}` : b.output));
+  const heads = blocks.map((b) => header(`═══ ${b.host}:${b.path} ${b.ok ? "" : "[FAILED] "}`));
+  const ok = blocks.filter((b) => b.ok).length;
+  const footer = `─── ${ok}/${blocks.length} hosts succeeded ───`;
+  let shortened = 0;
+  const cap = opts.maxTotalBytes;
+  if (cap !== undefined) {
+    const total = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
+    if (total > cap) {
+      const share = Math.max(256, Math.floor(cap / Math.max(1, blocks.length)));
+      for (let i = 0; i < bodies.length; i++) {
+        const b = bodies[i] as string;
+        if (Buffer.byteLength(b) > share) {
+          bodies[i] = cutUtf8(b, share) + `\n[section cut at ${share} bytes]`;
+          shortened++;
+        }
+      }
+    }
+  }
+  const out: string[] = [];
+  blocks.forEach((_, i) => out.push(heads[i] as string, bodies[i] as string, ""));
+  if (shortened > 0) out.push(`[broadcast output capped at ${cap} bytes; ${shortened} host sections shortened]`);
+  out.push(footer);
+  return out.join("\n");
+}
+
+/** Cuts a string to at most `maxBytes` of UTF-8 without splitting a character. */
+export function cutUtf8(s: string, maxBytes: number): string {
+  const buf = Buffer.from(s);
+  if (buf.length <= maxBytes) return s;
+  let end = maxBytes;
+  while (end > 0 && ((buf[end] as number) & 0xc0) === 0x80) end--;
+  return buf.subarray(0, end).toString("utf8");
+}
+
+export function formatDiffIdentical(h1: string, p1: string, h2: string, p2: string): string {
+  return `Files are identical:\n  ${h1}:${p1}\n  ${h2}:${p2}`;
+}
+
+export function formatContentMatches(path: string): string {
+  return `File matches expected content: ${path}`;
+}
+
+function human(bytesPerSecond: number): string {
+  if (bytesPerSecond >= 1024 * 1024) return `${(bytesPerSecond / 1024 / 1024).toFixed(2)} MB/s`;
+  return `${(bytesPerSecond / 1024).toFixed(2)} KB/s`;
+}
+
+export function formatTransfer(t: {
+  direction: "upload" | "download" | "remote";
+  src: string;
+  dst: string;
+  bytes: number;
+  durationMs: number;
+}): string {
+  const verb = t.direction === "upload" ? "Uploaded" : t.direction === "download" ? "Downloaded" : "Streamed";
+  const suffix = t.direction === "remote" ? " (remote-to-remote)" : "";
+  const seconds = Math.max(t.durationMs, 0.001) / 1000;
+  return [
+    `✓ ${verb} ${t.src} → ${t.dst}${suffix}`,
+    `  Size: ${(t.bytes / 1024).toFixed(2)} KB`,
+    `  Rate: ${human(t.bytes / seconds)} in ${seconds.toFixed(2)} s`,
+  ].join("\n");
+}
+
+export function formatFindResult(matches: string[], pattern: string, path: string, truncated: boolean): string {
+  if (matches.length === 0) return `No files matching '${pattern}' found in ${path}`;
+  return matches.join("\n") + (truncated ? `\n[results capped: ${matches.length} shown; narrow the pattern or depth]` : "");
+}
+
+export function errorText(e: unknown): string {
+  const msg = e instanceof ScoutError ? e.userText : e instanceof Error ? e.message : String(e);
+  return `Error: ${msg.replace(/^(Error:\s*)+/, "")}`;
+}
+
+// ---- resource views (docker, compose, zfs, syslog) ------------------------------------------------
+
+export function formatDockerList(host: string, raw: string): string {
+  const lines = raw.split("\n").filter((l) => l.includes("\t"));
+  if (lines.length === 0) return "No containers found (or Docker not available).";
+  const out = [`# Docker Containers on ${host}`, "=".repeat(50), ""];
+  for (const l of lines) {
+    const [name = "", status = "", image = ""] = l.split("\t");
+    out.push(
+      `${status.includes("Up") ? "●" : "○"} ${name}`,
+      `    Status: ${status}`,
+      `    Image:  ${image}`,
+      `    Logs:   ${host}://docker/${name}/logs`,
+      "",
+    );
+  }
+  return out.join("\n");
+}
+
+export function formatComposeList(host: string, json: string): string {
+  let projects: Array<{ Name?: string; Status?: string; ConfigFiles?: string }> = [];
+  try {
+    projects = JSON.parse(json || "[]") as typeof projects;
+  } catch {
+    projects = [];
+  }
+  if (projects.length === 0) return "No compose projects found (or Docker Compose not available).";
+  const out = [`# Docker Compose Projects on ${host}`, "=".repeat(50), ""];
+  for (const p of projects) {
+    out.push(
+      `${(p.Status ?? "").includes("running") ? "●" : "○"} ${p.Name ?? ""}`,
+      `    Status: ${p.Status ?? ""}`,
+      `    Config: ${p.ConfigFiles ?? ""}`,
+      `    View:   ${host}://compose/${p.Name ?? ""}`,
+      `    Logs:   ${host}://compose/${p.Name ?? ""}/logs`,
+      "",
+    );
+  }
+  return out.join("\n");
+}
+
+export function formatZfsOverview(host: string, raw: string): string {
+  const lines = raw.split("\n").filter((l) => l.trim() !== "");
+  if (lines.length === 0) return "ZFS is installed but no pools are configured.";
+  const out = [`# ZFS Overview: ${host}`, "=".repeat(50), ""];
+  for (const l of lines) {
+    const [name = "", size = "", alloc = "", free = "", cap = "", health = ""] = l.split("\t");
+    out.push(`${health === "ONLINE" ? "●" : "○"} ${name}`, `    Size: ${size}  Used: ${alloc}  Free: ${free}  Cap: ${cap}  Health: ${health}`, "");
+  }
+  out.push("## Quick Links", ...lines.map((l) => `  ${host}://zfs/${l.split("\t")[0] ?? ""}`), `  ${host}://zfs/snapshots`);
+  return out.join("\n");
+}
+
+export function formatZfsPool(host: string, pool: string, raw: string): string {
+  return `# ZFS Pool: ${pool}@${host}\n\n${raw}`;
+}
+
+export function formatZfsDatasets(host: string, pool: string, raw: string): string {
+  const out = [`# ZFS Datasets: ${pool}@${host}`, "", `${"NAME".padEnd(50)} ${"USED".padStart(8)} ${"AVAIL".padStart(8)} ${"REFER".padStart(8)}  MOUNTPOINT`];
+  for (const l of raw.split("\n").filter((x) => x.trim() !== "")) {
+    const [name = "", used = "", avail = "", refer = "", mount = ""] = l.split("\t");
+    out.push(`${name.padEnd(50)} ${used.padStart(8)} ${avail.padStart(8)} ${refer.padStart(8)}  ${mount}`);
+  }
+  return out.join("\n");
+}
+
+export function formatZfsSnapshots(host: string, raw: string): string {
+  const lines = raw.split("\n").filter((l) => l.trim() !== "");
+  if (lines.length === 0) return `No ZFS snapshots on ${host}.`;
+  return [`# ZFS Snapshots: ${host}`, "", ...lines.map((l) => l.split("\t").join("  "))].join("\n");
+}
+
+export function formatSyslog(host: string, source: string, raw: string): string {
+  return [`# System Logs: ${host}`, "=".repeat(50), `Source: ${source} (last 100 lines)`, "", raw].join("\n");
+}

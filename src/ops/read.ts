@@ -1,0 +1,292 @@
+/**
+ * File reads over SFTP. A warm read of a small file is two round trips: stat and open are sent
+ * together (pipelined), then one read; close is not awaited. Larger reads keep several chunks in
+ * flight. Content stops at the cap on a UTF-8 character boundary; binary content is reported, not
+ * dumped; FIFOs and devices are refused without being opened (they could block forever).
+ */
+import type { SFTPWrapper, Stats } from "ssh2";
+import { ScoutError, abortError } from "../errors.js";
+import type { HostAccess } from "../ssh/types.js";
+import type { Limits } from "./limits.js";
+import { resolveRemotePath } from "./paths.js";
+import { sftpCall, sftpError } from "./sftp-errors.js";
+
+export type EntryType = "file" | "directory" | "symlink" | "fifo" | "socket" | "char" | "block" | "unknown";
+
+export interface PathInfo {
+  path: string;
+  type: EntryType;
+  size: number;
+  mode: number;
+  mtime: Date;
+  uid: number;
+  gid: number;
+}
+
+export interface ReadResult {
+  path: string;
+  size: number;
+  content: string;
+  bytesRead: number;
+  truncated: boolean;
+  binary: boolean;
+  mtime: Date;
+  mode: number;
+  range?: { offset: number; length: number };
+  tailLines?: number;
+}
+
+export interface ReadOptions {
+  signal?: AbortSignal;
+  offset?: number;
+  length?: number;
+  tail?: number;
+}
+
+const CHUNK = 64 * 1024;
+const IN_FLIGHT = 8;
+const BINARY_SNIFF = 8192;
+
+export function typeOf(s: Stats): EntryType {
+  if (s.isFile()) return "file";
+  if (s.isDirectory()) return "directory";
+  if (s.isSymbolicLink()) return "symlink";
+  if (s.isFIFO()) return "fifo";
+  if (s.isSocket()) return "socket";
+  if (s.isCharacterDevice()) return "char";
+  if (s.isBlockDevice()) return "block";
+  return "unknown";
+}
+
+function info(path: string, s: Stats): PathInfo {
+  return { path, type: typeOf(s), size: s.size, mode: s.mode, mtime: new Date(s.mtime * 1000), uid: s.uid, gid: s.gid };
+}
+
+function checkAbort(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw abortError(signal, what);
+}
+
+export async function statPath(host: HostAccess, path: string, signal?: AbortSignal): Promise<PathInfo> {
+  return host.withSftp(
+    async ({ sftp, home }) => {
+      const p = resolveRemotePath(path, home);
+      const s = await sftpCall<Stats>(path, "stat", (cb) => sftp.stat(p, cb));
+      return info(p, s);
+    },
+    { ...(signal ? { signal } : {}) },
+  );
+}
+
+/** The largest cut ≤ `end` that does not split a UTF-8 character. */
+export function utf8Boundary(buf: Buffer, end: number): number {
+  let i = end - 1;
+  let continuation = 0;
+  while (i >= 0 && ((buf[i] as number) & 0xc0) === 0x80 && continuation < 3) {
+    i--;
+    continuation++;
+  }
+  if (i < 0) return end;
+  const lead = buf[i] as number;
+  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return i + need <= end ? end : i;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Decodes text, or reports binary (NUL in the first 8 KiB, or invalid UTF-8). */
+export function decodeText(buf: Buffer): { text: string; binary: boolean } {
+  if (buf.subarray(0, BINARY_SNIFF).includes(0)) return { text: "", binary: true };
+  try {
+    return { text: decoder.decode(buf), binary: false };
+  } catch {
+    return { text: "", binary: true };
+  }
+}
+
+function readChunk(sftp: SFTPWrapper, handle: Buffer, buf: Buffer, off: number, len: number, pos: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    sftp.read(handle, buf, off, len, pos, (err, n) => (err ? reject(sftpError(err, path, "read")) : resolve(n)));
+  });
+}
+
+/** Reads [start, start+len) with up to IN_FLIGHT chunk requests pipelined; stops early at EOF. */
+async function readRange(sftp: SFTPWrapper, handle: Buffer, start: number, len: number, path: string, signal?: AbortSignal): Promise<Buffer> {
+  if (len <= CHUNK) {
+    const buf = Buffer.allocUnsafe(len);
+    let got = 0;
+    while (got < len) {
+      const n = await readChunk(sftp, handle, buf, got, len - got, start + got, path);
+      if (n <= 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  }
+  const buf = Buffer.allocUnsafe(len);
+  let eof = len;
+  let next = 0;
+  const worker = async () => {
+    while (next < eof) {
+      checkAbort(signal, `Reading ${path}`);
+      const off = next;
+      next += CHUNK;
+      const want = Math.min(CHUNK, len - off);
+      let got = 0;
+      while (got < want) {
+        const n = await readChunk(sftp, handle, buf, off + got, want - got, start + off + got, path);
+        if (n <= 0) {
+          eof = Math.min(eof, off + got);
+          return;
+        }
+        got += n;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  return buf.subarray(0, eof);
+}
+
+/** Reads a growing buffer until EOF or `max` bytes (files whose stat size is 0, e.g. /proc). */
+async function readUnknownSize(sftp: SFTPWrapper, handle: Buffer, max: number, path: string, signal?: AbortSignal): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  while (total < max) {
+    checkAbort(signal, `Reading ${path}`);
+    const want = Math.min(CHUNK, max - total);
+    const buf = Buffer.allocUnsafe(want);
+    const n = await readChunk(sftp, handle, buf, 0, want, total, path);
+    if (n <= 0) break;
+    parts.push(buf.subarray(0, n));
+    total += n;
+  }
+  return Buffer.concat(parts);
+}
+
+function refuseSpecial(p: string, s: Stats): void {
+  const t = typeOf(s);
+  if (t === "directory") {
+    throw new ScoutError("not-a-file", `${p} is a directory`, { hint: "List it without tail/offset, or use find/tree" });
+  }
+  if (t !== "file") {
+    const names: Record<string, string> = { fifo: "a FIFO", socket: "a socket", char: "a character device", block: "a block device" };
+    throw new ScoutError("not-a-file", `${p} is ${names[t] ?? "not a regular file"}: not read`, {
+      hint: "Only regular files are read (a FIFO or device could block forever)",
+    });
+  }
+}
+
+export async function readFile(host: HostAccess, path: string, limits: Limits, opts: ReadOptions = {}): Promise<ReadResult> {
+  const { signal } = opts;
+  return host.withSftp(
+    async ({ sftp, home }) => {
+      const p = resolveRemotePath(path, home);
+      // stat and open go out together: one round trip for both.
+      const statP = sftpCall<Stats>(p, "stat", (cb) => sftp.stat(p, cb));
+      const openP = sftpCall<Buffer>(p, "open", (cb) => sftp.open(p, "r", cb));
+      let s: Stats;
+      try {
+        s = await statP;
+      } catch (e) {
+        openP.then((h) => sftp.close(h, () => {}), () => {});
+        throw e;
+      }
+      if (typeOf(s) !== "file") {
+        openP.then((h) => sftp.close(h, () => {}), () => {});
+        refuseSpecial(p, s);
+      }
+      const handle = await openP;
+      try {
+        return await readOpened(sftp, handle, p, s, limits, opts);
+      } finally {
+        sftp.close(handle, () => {}); // not awaited: saves a round trip
+      }
+    },
+    { ...(signal ? { signal } : {}) },
+  );
+}
+
+async function readOpened(sftp: SFTPWrapper, handle: Buffer, p: string, s: Stats, limits: Limits, opts: ReadOptions): Promise<ReadResult> {
+  const cap = limits.maxFileSize;
+  const base = { path: p, size: s.size, mtime: new Date(s.mtime * 1000), mode: s.mode };
+  if (opts.tail !== undefined) return readTail(sftp, handle, p, s.size, opts.tail, cap, base, opts.signal);
+
+  let start = 0;
+  let want: number;
+  let buf: Buffer;
+  let more: boolean;
+  if (opts.offset !== undefined || opts.length !== undefined) {
+    start = Math.max(0, opts.offset ?? 0);
+    const len = Math.min(opts.length ?? cap, cap);
+    want = Math.max(0, Math.min(len, s.size - start));
+    buf = want > 0 ? await readRange(sftp, handle, start, want, p, opts.signal) : Buffer.alloc(0);
+    more = (opts.length ?? cap) > cap && start + buf.length < s.size;
+  } else if (s.size === 0) {
+    // Size unknown (procfs and friends): read until EOF, one byte past the cap to detect more.
+    buf = await readUnknownSize(sftp, handle, cap + 1, p, opts.signal);
+    more = buf.length > cap;
+    if (more) buf = buf.subarray(0, cap);
+  } else {
+    want = Math.min(s.size, cap);
+    buf = await readRange(sftp, handle, 0, want, p, opts.signal);
+    more = s.size > cap;
+  }
+  let end = buf.length;
+  if (more || start > 0) end = utf8Boundary(buf, buf.length);
+  const decoded = decodeText(buf.subarray(0, end));
+  return {
+    ...base,
+    content: decoded.text,
+    bytesRead: buf.length,
+    truncated: more,
+    binary: decoded.binary,
+    ...(opts.offset !== undefined || opts.length !== undefined ? { range: { offset: start, length: end } } : {}),
+  };
+}
+
+/** The last `lines` lines: read backwards from the end in chunks until enough newlines are seen. */
+async function readTail(
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  p: string,
+  size: number,
+  lines: number,
+  cap: number,
+  base: { path: string; size: number; mtime: Date; mode: number },
+  signal?: AbortSignal,
+): Promise<ReadResult> {
+  const parts: Buffer[] = [];
+  let pos = size;
+  let total = 0;
+  let newlines = 0;
+  // A trailing newline ends the last line; it doesn't start another one.
+  let skipTrailing = true;
+  while (pos > 0 && total < cap) {
+    checkAbort(signal, `Reading ${p}`);
+    const len = Math.min(CHUNK, pos, cap - total);
+    pos -= len;
+    const chunk = await readRange(sftp, handle, pos, len, p, signal);
+    parts.unshift(chunk);
+    total += chunk.length;
+    for (let i = chunk.length - 1; i >= 0; i--) {
+      if (chunk[i] === 10) {
+        if (skipTrailing && pos + i === size - 1) continue;
+        newlines++;
+        if (newlines === lines) {
+          const joined = Buffer.concat(parts).subarray(i + 1);
+          const decoded = decodeText(joined);
+          return { ...base, content: decoded.text, bytesRead: joined.length, truncated: false, binary: decoded.binary, tailLines: lines };
+        }
+      }
+    }
+    skipTrailing = false;
+  }
+  let joined = Buffer.concat(parts);
+  const cut = pos > 0; // stopped at the cap before finding enough lines
+  if (cut) {
+    // Start at a character boundary: skip continuation bytes at the front.
+    let s = 0;
+    while (s < joined.length && ((joined[s] as number) & 0xc0) === 0x80) s++;
+    joined = joined.subarray(s);
+  }
+  const decoded = decodeText(joined);
+  return { ...base, content: decoded.text, bytesRead: joined.length, truncated: cut, binary: decoded.binary, tailLines: lines };
+}

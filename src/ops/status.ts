@@ -1,0 +1,84 @@
+/**
+ * Online/offline status by concurrent TCP probes (2 s timeout each), cached per host, shared
+ * between concurrent callers. A host with a live pooled connection is online without a probe; a
+ * host behind ProxyJump is probed at its first jump host (the target may not be reachable directly).
+ */
+import net from "node:net";
+import type { HostConfig } from "../config/host.js";
+
+export type ProbeFn = (host: string, port: number, timeoutMs: number) => Promise<boolean>;
+
+export const tcpProbe: ProbeFn = (host, port, timeoutMs) =>
+  new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+
+export interface StatusOptions {
+  ttlMs: number;
+  probeTimeoutMs?: number;
+  isConnected?: (alias: string) => boolean;
+  probe?: ProbeFn;
+  now?: () => number;
+}
+
+export class HostStatusCache {
+  private readonly cache = new Map<string, { online: boolean; checkedAt: number }>();
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly options: StatusOptions) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  private probeOne(h: HostConfig): Promise<boolean> {
+    const existing = this.inFlight.get(h.alias);
+    if (existing) return existing;
+    const first = h.proxyJump[0] ?? h;
+    const p = (this.options.probe ?? tcpProbe)(first.hostname, first.port, this.options.probeTimeoutMs ?? 2000).then((online) => {
+      this.inFlight.delete(h.alias);
+      if (this.options.ttlMs > 0) this.cache.set(h.alias, { online, checkedAt: this.now() });
+      return online;
+    });
+    this.inFlight.set(h.alias, p);
+    return p;
+  }
+
+  async status(hosts: HostConfig[]): Promise<Map<string, boolean>> {
+    const result = new Map<string, boolean>();
+    await Promise.all(
+      hosts.map(async (h) => {
+        if (this.options.isConnected?.(h.alias)) {
+          result.set(h.alias, true);
+          this.cache.set(h.alias, { online: true, checkedAt: this.now() });
+          return;
+        }
+        const cached = this.cache.get(h.alias);
+        if (cached && this.options.ttlMs > 0 && this.now() - cached.checkedAt < this.options.ttlMs) {
+          result.set(h.alias, cached.online);
+          return;
+        }
+        result.set(h.alias, await this.probeOne(h));
+      }),
+    );
+    return result;
+  }
+
+  invalidate(alias?: string): void {
+    if (alias) this.cache.delete(alias);
+    else this.cache.clear();
+  }
+
+  /** Last known status per host, for the scout_host_up gauge. */
+  snapshot(): Array<{ alias: string; online: boolean; checkedAt: number }> {
+    return [...this.cache.entries()].map(([alias, v]) => ({ alias, ...v }));
+  }
+}
