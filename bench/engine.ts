@@ -23,7 +23,9 @@ async function rawSftp(config: import("ssh2").ConnectConfig): Promise<{ client: 
     client.connect(config);
   });
   client.setNoDelay(true);
-  const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((e, s) => (e ? reject(e) : resolve(s))));
+  const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
+    client.sftp((e, s) => (e ? reject(e) : resolve(s))),
+  );
   return { client, sftp };
 }
 
@@ -34,7 +36,10 @@ function rawRead(sftp: SFTPWrapper, path: string): Promise<Buffer> {
 async function main(): Promise<void> {
   const lab = await startFleet({ hosts: 1 });
   try {
-    const file = await lab.writeFile("bench-4k.txt", "log line 0123456789 abcdefghij\n".repeat(132).slice(0, 4096));
+    const file = await lab.writeFile(
+      "bench-4k.txt",
+      "log line 0123456789 abcdefghij\n".repeat(132).slice(0, 4096),
+    );
     const proxy = await lab.proxy(0, { latencyMs: 15 });
     const cfgPath = await lab.writeSshConfig([
       { alias: "direct", port: lab.hosts[0]!.port },
@@ -68,7 +73,11 @@ async function main(): Promise<void> {
         fmt(engStats.p99, 3),
       ]);
     }
-    printTable(`Warm 4 KB reads, ${N} per run (target: engine ≥ 80% of raw ssh2 SFTP)`, ["conc", "raw req/s", "engine req/s", "ratio", "raw p50 ms", "engine p50 ms", "engine p99 ms"], rows);
+    printTable(
+      `Warm 4 KB reads, ${N} per run (target: engine ≥ 80% of raw ssh2 SFTP)`,
+      ["conc", "raw req/s", "engine req/s", "ratio", "raw p50 ms", "engine p50 ms", "engine p99 ms"],
+      rows,
+    );
 
     // Round trips: the same read behind a proxy adding 15 ms each way (30 ms RTT).
     const slow = fleet.host("rtt30");
@@ -78,10 +87,14 @@ async function main(): Promise<void> {
     const rawSlow = await rawSftp({ ...lab.connectConfig(0), port: proxy.port });
     await rawRead(rawSlow.sftp, file);
     const r = await measure(20, 1, () => rawRead(rawSlow.sftp, file));
-    printTable(`Warm read at ${rtt} ms RTT (target: ≤ 2.2 RTT)`, ["path", "p50 ms", "round trips"], [
-      ["raw ssh2 sftp.readFile (open, fstat, read, close)", fmt(r.p50), fmt(r.p50 / rtt)],
-      ["engine readFile (stat+open pipelined, read)", fmt(s.p50), fmt(s.p50 / rtt)],
-    ]);
+    printTable(
+      `Warm read at ${rtt} ms RTT (target: ≤ 2.2 RTT)`,
+      ["path", "p50 ms", "round trips"],
+      [
+        ["raw ssh2 sftp.readFile (open, fstat, read, close)", fmt(r.p50), fmt(r.p50 / rtt)],
+        ["engine readFile (stat+open pipelined, read)", fmt(s.p50), fmt(s.p50 / rtt)],
+      ],
+    );
     raw.client.end();
     rawSlow.client.end();
     await fleet.close();

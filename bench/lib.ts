@@ -16,7 +16,11 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /** Runs `op` `total` times with `concurrency` workers; latencies in milliseconds. */
-export async function measure(total: number, concurrency: number, op: () => Promise<unknown>): Promise<RunStats> {
+export async function measure(
+  total: number,
+  concurrency: number,
+  op: () => Promise<unknown>,
+): Promise<RunStats> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();

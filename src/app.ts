@@ -39,7 +39,9 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
     watch: options.watch ?? true,
     log: (level, msg) => log[level]({ component: "config" }, msg),
   });
-  const connectionDeps = await createConnectionDeps(settings, (msg) => log.warn({ component: "hostkey" }, msg));
+  const connectionDeps = await createConnectionDeps(settings, (msg) =>
+    log.warn({ component: "hostkey" }, msg),
+  );
   const fleet = new Fleet({
     settings,
     lookupHost: (alias) => registry.require(alias),

@@ -81,6 +81,8 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`scout-mcp: ${msg}\n`);
-    process.exit(e instanceof SettingsError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? 2 : 1);
+    process.exit(
+      e instanceof SettingsError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? 2 : 1,
+    );
   },
 );

@@ -25,18 +25,34 @@ export interface RunningServer {
 
 const SHUTDOWN_GRACE_MS = 3000;
 
-export async function serve(settings: Settings, opts: { log?: Logger; installSignals?: boolean } = {}): Promise<RunningServer> {
+export async function serve(
+  settings: Settings,
+  opts: { log?: Logger; installSignals?: boolean } = {},
+): Promise<RunningServer> {
   const log = opts.log ?? createLogger({ level: settings.logLevel });
-  let fleetStats: (() => ReturnType<ScoutApp["fleet"]["stats"]>) | undefined;
-  const metrics = new ScoutMetrics({ fleetStats: () => (fleetStats ? fleetStats() : { open: 0, maxPoolSize: settings.maxPoolSize, waitingForSlot: 0, hosts: [] }) });
+  // The metrics registry exists before the app (the fleet reports into it) and reads the app's
+  // pool state once it exists.
+  const built: { app?: ScoutApp } = {};
+  const metrics = new ScoutMetrics({
+    fleetStats: () =>
+      built.app?.fleet.stats() ?? {
+        open: 0,
+        maxPoolSize: settings.maxPoolSize,
+        waitingForSlot: 0,
+        hosts: [],
+      },
+  });
   const app = await createApp(settings, { log, fleetObserver: metrics.fleetObserver() });
-  fleetStats = () => app.fleet.stats();
+  built.app = app;
   const audit = settings.auditLog ? await AuditLog.open(settings.auditLog, log) : undefined;
   const guard = new CallGuard({ settings, log, metrics, ...(audit ? { audit } : {}) });
   const hooks = guard.hooks();
   const serveMetrics = async (_req: IncomingMessage, res: ServerResponse) => {
     const known = new Set(app.registry.list().map((h) => h.alias));
-    metrics.setHostStatus(app.status.snapshot().map((s) => [s.alias, s.online] as [string, boolean]), known);
+    metrics.setHostStatus(
+      app.status.snapshot().map((s) => [s.alias, s.online] as [string, boolean]),
+      known,
+    );
     const { contentType, body } = await metrics.render();
     res.writeHead(200, { "content-type": contentType }).end(body);
   };
@@ -67,7 +83,12 @@ export async function serve(settings: Settings, opts: { log?: Logger; installSig
   };
 
   if (settings.transport === "stdio") {
-    const { mcp, catalog } = createMcpServer(app, { transport: "stdio", client: "stdio", hooks, readOnly: settings.readOnly });
+    const { mcp, catalog } = createMcpServer(app, {
+      transport: "stdio",
+      client: "stdio",
+      hooks,
+      readOnly: settings.readOnly,
+    });
     catalogs.add(catalog);
     const stdio = await startStdioTransport(mcp);
     void stdio.closed.then(() => shutdown("stdin closed"));
@@ -86,8 +107,16 @@ export async function serve(settings: Settings, opts: { log?: Logger; installSig
       port: settings.httpPort,
       createMcpServer: ({ req }) => {
         const key = apiKeyOf(req);
-        const client = key && settings.apiKeys.length > 0 ? `key:${keyHash(key)}` : `ip:${req.socket.remoteAddress ?? "?"}`;
-        const { mcp, catalog } = createMcpServer(app, { transport: "http", client, hooks, readOnly: settings.readOnly });
+        const client =
+          key && settings.apiKeys.length > 0
+            ? `key:${keyHash(key)}`
+            : `ip:${req.socket.remoteAddress ?? "?"}`;
+        const { mcp, catalog } = createMcpServer(app, {
+          transport: "http",
+          client,
+          hooks,
+          readOnly: settings.readOnly,
+        });
         catalogs.add(catalog);
         mcp.server.onclose = () => catalogs.delete(catalog);
         return mcp;

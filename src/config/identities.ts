@@ -57,13 +57,18 @@ export async function resolveIdentities(
 ): Promise<Identities> {
   const home = opts.home ?? homedir();
   const agent = "agentSocket" in opts ? opts.agentSocket : process.env.SSH_AUTH_SOCK;
-  const candidates: Array<{ path: string; configured: boolean }> = host.identityFiles.map((p) => ({ path: p, configured: true }));
+  const candidates: Array<{ path: string; configured: boolean }> = host.identityFiles.map((p) => ({
+    path: p,
+    configured: true,
+  }));
   if (!host.identitiesOnly) {
     for (const name of DEFAULT_KEYS) candidates.push({ path: join(home, ".ssh", name), configured: false });
   }
   const seen = new Set<string>();
   const unique = candidates.filter((c) => (seen.has(c.path) ? false : (seen.add(c.path), true)));
-  const loaded = await Promise.all(unique.map(async (c) => ({ path: c.path, ...(await loadKey(c.path, c.configured)) })));
+  const loaded = await Promise.all(
+    unique.map(async (c) => ({ path: c.path, ...(await loadKey(c.path, c.configured)) })),
+  );
   const keys = loaded.flatMap((l) => (l.key ? [{ path: l.path, privateKey: l.key }] : []));
   const problems = loaded.flatMap((l) => (l.problem ? [l.problem] : []));
   const agentSocket = agent && agent.trim() !== "" ? agent : undefined;
@@ -71,7 +76,9 @@ export async function resolveIdentities(
     throw new ScoutError(
       "key-unusable",
       `No usable SSH key for ${host.alias}${problems.length ? `: ${problems.join("; ")}` : ""}`,
-      { hint: "Set IdentityFile in your ssh config, create ~/.ssh/id_ed25519, or start ssh-agent (SSH_AUTH_SOCK)" },
+      {
+        hint: "Set IdentityFile in your ssh config, create ~/.ssh/id_ed25519, or start ssh-agent (SSH_AUTH_SOCK)",
+      },
     );
   }
   return { keys, agent: agentSocket, problems };

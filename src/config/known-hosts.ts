@@ -170,13 +170,20 @@ export async function verifyHostKey(o: VerifyOptions): Promise<void> {
   const where = `${o.host.alias} (${knownHostsName(name, o.host.port)})`;
   if (status === "known") return;
   if (o.mode === "false") {
-    if (status !== "unknown") o.warn?.(`Host key for ${where} is ${status} (${fp}); accepted because SCOUT_STRICT_HOST_KEY_CHECKING=false`);
+    if (status !== "unknown")
+      o.warn?.(
+        `Host key for ${where} is ${status} (${fp}); accepted because SCOUT_STRICT_HOST_KEY_CHECKING=false`,
+      );
     return;
   }
   if (status === "revoked") {
-    throw new ScoutError("host-key-changed", `Host key for ${where} is revoked in ${o.knownHostsPath} (${fp})`, {
-      hint: "Refusing to connect; investigate the host",
-    });
+    throw new ScoutError(
+      "host-key-changed",
+      `Host key for ${where} is revoked in ${o.knownHostsPath} (${fp})`,
+      {
+        hint: "Refusing to connect; investigate the host",
+      },
+    );
   }
   if (status === "changed") {
     throw new ScoutError(

@@ -61,13 +61,18 @@ export class HostRegistry extends EventEmitter<{ change: [hosts: HostConfig[]] }
         hint: `Add Host entries to ${this.settings.sshConfigPath} (or point SCOUT_SSH_CONFIG at your ssh config)`,
       });
     }
-    throw new ScoutError("unknown-host", `Unknown host '${alias}'. Available: ${this.hosts.map((x) => x.alias).join(", ")}`);
+    throw new ScoutError(
+      "unknown-host",
+      `Unknown host '${alias}'. Available: ${this.hosts.map((x) => x.alias).join(", ")}`,
+    );
   }
 
   async reload(): Promise<void> {
     const loaded = await loadSshConfig(this.settings.sshConfigPath);
     for (const w of loaded.warnings) this.options.log?.("warn", w);
-    const hosts = loaded.hosts.filter((h) => this.allowed(h.alias)).sort((a, b) => a.alias.localeCompare(b.alias));
+    const hosts = loaded.hosts
+      .filter((h) => this.allowed(h.alias))
+      .sort((a, b) => a.alias.localeCompare(b.alias));
     const changed = JSON.stringify(hosts) !== JSON.stringify(this.hosts);
     this.resolver = loaded.resolver;
     this.hosts = hosts;
@@ -108,7 +113,9 @@ export class HostRegistry extends EventEmitter<{ change: [hosts: HostConfig[]] }
   private scheduleReload(): void {
     clearTimeout(this.debounce);
     this.debounce = setTimeout(() => {
-      this.reload().catch((e: unknown) => this.options.log?.("warn", `Reloading ssh config failed: ${String(e)}`));
+      this.reload().catch((e: unknown) =>
+        this.options.log?.("warn", `Reloading ssh config failed: ${String(e)}`),
+      );
     }, 100);
     this.debounce.unref();
   }

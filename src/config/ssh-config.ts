@@ -123,7 +123,10 @@ function all(v: string | string[] | undefined): string[] {
   return Array.isArray(v) ? v : [v];
 }
 
-function expandTokens(s: string, t: { h: string; u: string; r: string; d: string; n: string; p: number }): string {
+function expandTokens(
+  s: string,
+  t: { h: string; u: string; r: string; d: string; n: string; p: number },
+): string {
   return s.replace(/%([%hurdnp])/g, (_, c: string) => {
     switch (c) {
       case "%":
@@ -176,10 +179,22 @@ export class SshConfigResolver {
   ) {}
 
   /** Resolves an alias (or any name) with its config; `overrides` come from a ProxyJump spec. */
-  resolve(alias: string, overrides: { user?: string; port?: number } = {}, depth = 0, chain: string[] = []): HostConfig {
+  resolve(
+    alias: string,
+    overrides: { user?: string; port?: number } = {},
+    depth = 0,
+    chain: string[] = [],
+  ): HostConfig {
     const c = this.config.compute(alias, { ignoreCase: true, matchExec: false });
     const hostnameRaw = first(c.hostname) ?? alias;
-    const hostname = expandTokens(hostnameRaw, { h: alias, u: this.ctx.localUser, r: "", d: this.ctx.home, n: alias, p: 22 });
+    const hostname = expandTokens(hostnameRaw, {
+      h: alias,
+      u: this.ctx.localUser,
+      r: "",
+      d: this.ctx.home,
+      n: alias,
+      p: 22,
+    });
     const user = overrides.user ?? first(c.user) ?? this.ctx.localUser;
     let port = overrides.port ?? 22;
     if (overrides.port === undefined && c.port !== undefined) {
@@ -233,13 +248,19 @@ export class SshConfigResolver {
 }
 
 /** Pure variant for tests and benchmarks: text in, hosts out (Includes are not followed). */
-export function parseSshConfigText(text: string, ctx: Partial<ResolveContext> = {}): { hosts: HostConfig[]; warnings: string[] } {
+export function parseSshConfigText(
+  text: string,
+  ctx: Partial<ResolveContext> = {},
+): { hosts: HostConfig[]; warnings: string[] } {
   const warnings: string[] = [];
   const resolver = new SshConfigResolver(SSHConfig.parse(text), defaultContext(ctx), warnings);
   return { hosts: resolver.hosts(), warnings };
 }
 
-export async function loadSshConfig(path: string, opts: Partial<ResolveContext> = {}): Promise<LoadedSshConfig & { resolver: SshConfigResolver }> {
+export async function loadSshConfig(
+  path: string,
+  opts: Partial<ResolveContext> = {},
+): Promise<LoadedSshConfig & { resolver: SshConfigResolver }> {
   const ctx = defaultContext(opts);
   const warnings: string[] = [];
   const files: string[] = [];

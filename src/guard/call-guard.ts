@@ -19,7 +19,11 @@ import { RateLimiter } from "./rate-limit.js";
 export interface CallGuardOptions {
   settings: Pick<
     Settings,
-    "maxConcurrentRequests" | "maxQueuedRequests" | "rateLimitPerMinute" | "requestTimeoutMs" | "slowThresholdMs"
+    | "maxConcurrentRequests"
+    | "maxQueuedRequests"
+    | "rateLimitPerMinute"
+    | "requestTimeoutMs"
+    | "slowThresholdMs"
   >;
   log: Logger;
   metrics?: ScoutMetrics;
@@ -37,7 +41,10 @@ export class CallGuard {
   private readonly rate: RateLimiter;
 
   constructor(private readonly options: CallGuardOptions) {
-    this.limiter = new ConcurrencyLimiter(options.settings.maxConcurrentRequests, options.settings.maxQueuedRequests);
+    this.limiter = new ConcurrencyLimiter(
+      options.settings.maxConcurrentRequests,
+      options.settings.maxQueuedRequests,
+    );
     this.rate = new RateLimiter(options.settings.rateLimitPerMinute);
   }
 
@@ -58,7 +65,10 @@ export class CallGuard {
   }
 
   /** Rate limit and queue; resolves with a release function or a refusal. */
-  private async admit(client: string, signal: AbortSignal): Promise<(() => void) | { reason: RejectReason; error: ScoutError }> {
+  private async admit(
+    client: string,
+    signal: AbortSignal,
+  ): Promise<(() => void) | { reason: RejectReason; error: ScoutError }> {
     const wait = this.rate.take(client);
     if (wait > 0) {
       return { reason: "rate", error: new ScoutError("refused", `rate limit exceeded, retry in ${wait} s`) };
@@ -81,7 +91,8 @@ export class CallGuard {
     if (admitted instanceof Error) {
       return { content: [{ type: "text", text: `Error: ${errorMessage(admitted)}` }], isError: true };
     }
-    if (typeof admitted !== "function") return this.reject(admitted.reason, mode, call.client, admitted.error);
+    if (typeof admitted !== "function")
+      return this.reject(admitted.reason, mode, call.client, admitted.error);
     const started = performance.now();
     const m = this.options.metrics;
     m?.inFlight.inc();
@@ -107,7 +118,9 @@ export class CallGuard {
     m?.requests.inc({ mode: outcome.mode, outcome: isError ? "error" : "ok" });
     m?.outputBytes.observe({ mode: outcome.mode }, bytes);
     if (timedOut) m?.rejected.inc({ reason: "timeout" });
-    const errorInfo = (outcome.result.structuredContent as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const errorInfo = (
+      outcome.result.structuredContent as { error?: { code?: string; message?: string } } | undefined
+    )?.error;
     if (errorInfo?.code === "refused" && /^(Policy|Read-only)/.test(errorInfo.message ?? "")) {
       m?.rejected.inc({ reason: "policy" });
     }
@@ -122,7 +135,11 @@ export class CallGuard {
     };
     if (durationMs > this.options.settings.slowThresholdMs) this.options.log.warn(line, "slow tool call");
     else this.options.log.info(line, "tool call");
-    const err = isError ? textOf(outcome.result).replace(/^Error:\s*/, "").slice(0, 500) : undefined;
+    const err = isError
+      ? textOf(outcome.result)
+          .replace(/^Error:\s*/, "")
+          .slice(0, 500)
+      : undefined;
     this.record({
       client: call.client,
       mode: outcome.mode,
@@ -138,7 +155,11 @@ export class CallGuard {
     return outcome.result;
   }
 
-  async resource<T>(info: { uri: string; host?: string }, fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+  async resource<T>(
+    info: { uri: string; host?: string },
+    fn: (signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal,
+  ): Promise<T> {
     const client = "resource";
     const admitted = await this.admit(client, signal);
     if (typeof admitted !== "function") {
@@ -146,7 +167,11 @@ export class CallGuard {
       throw admitted.error;
     }
     const started = performance.now();
-    const deadline = deadlineSignal(this.options.settings.requestTimeoutMs, "resource read timed out", signal);
+    const deadline = deadlineSignal(
+      this.options.settings.requestTimeoutMs,
+      "resource read timed out",
+      signal,
+    );
     const m = this.options.metrics;
     m?.inFlight.inc();
     let ok = false;
@@ -161,7 +186,10 @@ export class CallGuard {
       const durationMs = performance.now() - started;
       m?.requestDuration.observe({ mode: "resource" }, durationMs / 1000);
       m?.requests.inc({ mode: "resource", outcome: ok ? "ok" : "error" });
-      this.options.log.info({ uri: info.uri, durationMs: Math.round(durationMs * 10) / 10, outcome: ok ? "ok" : "error" }, "resource read");
+      this.options.log.info(
+        { uri: info.uri, durationMs: Math.round(durationMs * 10) / 10, outcome: ok ? "ok" : "error" },
+        "resource read",
+      );
       this.record({
         client,
         mode: "resource",

@@ -61,7 +61,12 @@ export function makeHttpGate(options: GateOptions) {
       const o = origin.replace(/\/$/, "").toLowerCase();
       if (!allowed.has(o) && !isLoopbackAddress(originHost.startsWith("[") ? originHost : originHost)) {
         options.onReject?.("origin", origin);
-        jsonRpcError(res, 403, -32000, `Forbidden: Origin ${origin} is not allowed (set SCOUT_ALLOWED_ORIGINS)`);
+        jsonRpcError(
+          res,
+          403,
+          -32000,
+          `Forbidden: Origin ${origin} is not allowed (set SCOUT_ALLOWED_ORIGINS)`,
+        );
         return false;
       }
     }
@@ -82,7 +87,9 @@ export function makeHttpGate(options: GateOptions) {
           res,
           401,
           -32001,
-          presented ? "Unauthorized: invalid API key" : "Unauthorized: send Authorization: Bearer <key> or X-API-Key",
+          presented
+            ? "Unauthorized: invalid API key"
+            : "Unauthorized: send Authorization: Bearer <key> or X-API-Key",
         );
         return false;
       }

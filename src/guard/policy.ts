@@ -18,10 +18,10 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ScoutError } from "../errors.js";
 
-const listSchema = z.object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() }).strict();
-const hostRuleSchema = z
-  .object({ commands: listSchema.optional(), paths: listSchema.optional() })
+const listSchema = z
+  .object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
   .strict();
+const hostRuleSchema = z.object({ commands: listSchema.optional(), paths: listSchema.optional() }).strict();
 const policySchema = z.object({ hosts: z.record(z.string(), hostRuleSchema) }).strict();
 
 export type PolicyFile = z.infer<typeof policySchema>;
@@ -46,16 +46,24 @@ function commandMatcher(pattern: string): Matcher {
     "^" +
       pattern
         .split("")
-        .map((ch) => (ch === "*" ? "[\\s\\S]*" : ch === "?" ? "[\\s\\S]" : ch.replace(/[.+^${}()|[\]\\]/g, "\\$&")))
+        .map((ch) =>
+          ch === "*" ? "[\\s\\S]*" : ch === "?" ? "[\\s\\S]" : ch.replace(/[.+^${}()|[\]\\]/g, "\\$&"),
+        )
         .join("") +
       "$",
   );
   return (v) => re.test(v);
 }
 
-function compileList(list: z.infer<typeof listSchema> | undefined, kind: "command" | "path"): CompiledList | undefined {
+function compileList(
+  list: z.infer<typeof listSchema> | undefined,
+  kind: "command" | "path",
+): CompiledList | undefined {
   if (!list) return undefined;
-  const make = (p: string) => ({ pattern: p, test: kind === "command" ? commandMatcher(p) : picomatch(p, { dot: true }) });
+  const make = (p: string) => ({
+    pattern: p,
+    test: kind === "command" ? commandMatcher(p) : picomatch(p, { dot: true }),
+  });
   return {
     ...(list.allow ? { allow: list.allow.map(make) } : {}),
     ...(list.deny ? { deny: list.deny.map(make) } : {}),
@@ -73,9 +81,13 @@ export class Policy {
     const parsed = policySchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new ScoutError("config", `Invalid ${source}: ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`, {
-        hint: "Expected { hosts: { PATTERN: { commands: {allow, deny}, paths: {allow, deny} } } }",
-      });
+      throw new ScoutError(
+        "config",
+        `Invalid ${source}: ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`,
+        {
+          hint: "Expected { hosts: { PATTERN: { commands: {allow, deny}, paths: {allow, deny} } } }",
+        },
+      );
     }
     return new Policy(
       Object.entries(parsed.data.hosts).map(([hostPattern, rule]) => {
@@ -138,7 +150,9 @@ export class Policy {
     throw new ScoutError(
       "refused",
       `Policy refused ${label.toLowerCase()} '${value}' on ${host}: not in the allow list of host rule ${rulesText}`,
-      { hint: `Allowed: ${withAllow.flatMap((r) => r[kind]?.allow?.map((a) => a.pattern) ?? []).join(", ")}` },
+      {
+        hint: `Allowed: ${withAllow.flatMap((r) => r[kind]?.allow?.map((a) => a.pattern) ?? []).join(", ")}`,
+      },
     );
   }
 }

@@ -19,7 +19,8 @@ export function formatHostsList(hosts: HostRow[]): string {
   return [
     "Available hosts:",
     ...rows.map(
-      (h) => `  [${h.online ? "✓" : "✗"}] ${h.alias} (${h.online ? "online" : "offline"}) -> ${h.user}@${h.hostname}:${h.port}`,
+      (h) =>
+        `  [${h.online ? "✓" : "✗"}] ${h.alias} (${h.online ? "online" : "offline"}) -> ${h.user}@${h.hostname}:${h.port}`,
     ),
   ].join("\n");
 }
@@ -172,7 +173,8 @@ export function formatBroadcast(blocks: BroadcastBlock[], opts: { maxTotalBytes?
   }
   const out: string[] = [];
   blocks.forEach((_, i) => out.push(heads[i] as string, bodies[i] as string, ""));
-  if (shortened > 0) out.push(`[broadcast output capped at ${cap} bytes; ${shortened} host sections shortened]`);
+  if (shortened > 0)
+    out.push(`[broadcast output capped at ${cap} bytes; ${shortened} host sections shortened]`);
   out.push(footer);
   return out.join("\n");
 }
@@ -216,9 +218,17 @@ export function formatTransfer(t: {
   ].join("\n");
 }
 
-export function formatFindResult(matches: string[], pattern: string, path: string, truncated: boolean): string {
+export function formatFindResult(
+  matches: string[],
+  pattern: string,
+  path: string,
+  truncated: boolean,
+): string {
   if (matches.length === 0) return `No files matching '${pattern}' found in ${path}`;
-  return matches.join("\n") + (truncated ? `\n[results capped: ${matches.length} shown; narrow the pattern or depth]` : "");
+  return (
+    matches.join("\n") +
+    (truncated ? `\n[results capped: ${matches.length} shown; narrow the pattern or depth]` : "")
+  );
 }
 
 export function errorText(e: unknown): string {
@@ -273,9 +283,17 @@ export function formatZfsOverview(host: string, raw: string): string {
   const out = [`# ZFS Overview: ${host}`, "=".repeat(50), ""];
   for (const l of lines) {
     const [name = "", size = "", alloc = "", free = "", cap = "", health = ""] = l.split("\t");
-    out.push(`${health === "ONLINE" ? "●" : "○"} ${name}`, `    Size: ${size}  Used: ${alloc}  Free: ${free}  Cap: ${cap}  Health: ${health}`, "");
+    out.push(
+      `${health === "ONLINE" ? "●" : "○"} ${name}`,
+      `    Size: ${size}  Used: ${alloc}  Free: ${free}  Cap: ${cap}  Health: ${health}`,
+      "",
+    );
   }
-  out.push("## Quick Links", ...lines.map((l) => `  ${host}://zfs/${l.split("\t")[0] ?? ""}`), `  ${host}://zfs/snapshots`);
+  out.push(
+    "## Quick Links",
+    ...lines.map((l) => `  ${host}://zfs/${l.split("\t")[0] ?? ""}`),
+    `  ${host}://zfs/snapshots`,
+  );
   return out.join("\n");
 }
 
@@ -284,7 +302,11 @@ export function formatZfsPool(host: string, pool: string, raw: string): string {
 }
 
 export function formatZfsDatasets(host: string, pool: string, raw: string): string {
-  const out = [`# ZFS Datasets: ${pool}@${host}`, "", `${"NAME".padEnd(50)} ${"USED".padStart(8)} ${"AVAIL".padStart(8)} ${"REFER".padStart(8)}  MOUNTPOINT`];
+  const out = [
+    `# ZFS Datasets: ${pool}@${host}`,
+    "",
+    `${"NAME".padEnd(50)} ${"USED".padStart(8)} ${"AVAIL".padStart(8)} ${"REFER".padStart(8)}  MOUNTPOINT`,
+  ];
   for (const l of raw.split("\n").filter((x) => x.trim() !== "")) {
     const [name = "", used = "", avail = "", refer = "", mount = ""] = l.split("\t");
     out.push(`${name.padEnd(50)} ${used.padStart(8)} ${avail.padStart(8)} ${refer.padStart(8)}  ${mount}`);

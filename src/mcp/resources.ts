@@ -28,12 +28,19 @@ type Registered = { remove(): void };
 
 export interface ResourceHooks {
   /** Wraps each resource read (metrics, audit, limits). */
-  around?<T>(info: { uri: string; host?: string }, fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T>;
+  around?<T>(
+    info: { uri: string; host?: string },
+    fn: (signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal,
+  ): Promise<T>;
 }
 
 /** A URI scheme must start with a letter and contain only letters, digits, + - . */
 export function isSchemeSafe(alias: string): boolean {
-  return /^[A-Za-z][A-Za-z0-9+.-]*$/.test(alias) && !["scout", "hosts", "http", "https", "file"].includes(alias.toLowerCase());
+  return (
+    /^[A-Za-z][A-Za-z0-9+.-]*$/.test(alias) &&
+    !["scout", "hosts", "http", "https", "file"].includes(alias.toLowerCase())
+  );
 }
 
 function text(uri: string, body: string, mimeType = "text/plain"): ReadResourceResult {
@@ -58,12 +65,27 @@ export class ResourceCatalog {
     mcp.registerResource(
       "hosts",
       "hosts://list",
-      { title: "SSH hosts", description: "Configured hosts with online status and their resource URIs", mimeType: "text/plain" },
+      {
+        title: "SSH hosts",
+        description: "Configured hosts with online status and their resource URIs",
+        mimeType: "text/plain",
+      },
       (uri, extra) =>
-        this.run(uri.href, undefined, extra.signal, async (signal) => {
+        this.run(uri.href, undefined, extra.signal, async () => {
           const hosts = this.app.registry.list();
           const status = await this.app.status.status(hosts);
-          return text(uri.href, formatHostsResource(hosts.map((h) => ({ alias: h.alias, user: h.user, hostname: h.hostname, port: h.port, online: status.get(h.alias) ?? false }))));
+          return text(
+            uri.href,
+            formatHostsResource(
+              hosts.map((h) => ({
+                alias: h.alias,
+                user: h.user,
+                hostname: h.hostname,
+                port: h.port,
+                online: status.get(h.alias) ?? false,
+              })),
+            ),
+          );
         }),
     );
     mcp.registerResource(
@@ -77,7 +99,12 @@ export class ResourceCatalog {
 
   /** Registers resources for hosts that appeared and removes those of hosts that went away. */
   sync(): void {
-    const aliases = new Set(this.app.registry.list().map((h) => h.alias).filter(isSchemeSafe));
+    const aliases = new Set(
+      this.app.registry
+        .list()
+        .map((h) => h.alias)
+        .filter(isSchemeSafe),
+    );
     let changed = false;
     for (const [alias, regs] of this.perHost) {
       if (!aliases.has(alias)) {
@@ -98,82 +125,166 @@ export class ResourceCatalog {
   private registerHost(h: string): Registered[] {
     const { mcp } = this;
     const regs: Registered[] = [];
-    const tpl = (name: string, uri: string, description: string, read: (href: string, vars: Record<string, string>, signal: AbortSignal) => Promise<ReadResourceResult>) => {
+    const tpl = (
+      name: string,
+      uri: string,
+      description: string,
+      read: (href: string, vars: Record<string, string>, signal: AbortSignal) => Promise<ReadResourceResult>,
+    ) => {
       regs.push(
-        mcp.registerResource(`${h}-${name}`, new ResourceTemplate(uri, { list: undefined }), { description }, (u, vars, extra) => {
-          const flat: Record<string, string> = {};
-          for (const [k, v] of Object.entries(vars)) flat[k] = one(v);
-          return read(u.href, flat, extra.signal);
-        }),
+        mcp.registerResource(
+          `${h}-${name}`,
+          new ResourceTemplate(uri, { list: undefined }),
+          { description },
+          (u, vars, extra) => {
+            const flat: Record<string, string> = {};
+            for (const [k, v] of Object.entries(vars)) flat[k] = one(v);
+            return read(u.href, flat, extra.signal);
+          },
+        ),
       );
     };
-    const fixed = (name: string, uri: string, description: string, read: (href: string, signal: AbortSignal) => Promise<ReadResourceResult>) => {
-      regs.push(mcp.registerResource(`${h}-${name}`, uri, { description, mimeType: "text/plain" }, (u, extra) => read(u.href, extra.signal)));
+    const fixed = (
+      name: string,
+      uri: string,
+      description: string,
+      read: (href: string, signal: AbortSignal) => Promise<ReadResourceResult>,
+    ) => {
+      regs.push(
+        mcp.registerResource(`${h}-${name}`, uri, { description, mimeType: "text/plain" }, (u, extra) =>
+          read(u.href, extra.signal),
+        ),
+      );
     };
     // Specific templates first: templates are matched in registration order.
-    tpl("docker-logs", `${h}://docker/{container}/logs`, `Last 100 log lines of a container on ${h}`, (u, v, s) =>
-      this.command(u, h, s, () => {
-        const c = validateResourceName(v.container ?? "", "container");
-        return `docker logs --tail 100 --timestamps ${shellQuote(c)} 2>&1`;
-      }, (out, code) => {
-        if (code !== 0 && /No such container/i.test(out)) {
-          throw new ScoutError("not-found", `Container '${v.container}' not found on ${h}. Use ${h}://docker to see available containers.`);
-        }
-        return `# Container Logs: ${v.container}@${h}\n\n${out}`;
-      }),
+    tpl(
+      "docker-logs",
+      `${h}://docker/{container}/logs`,
+      `Last 100 log lines of a container on ${h}`,
+      (u, v, s) =>
+        this.command(
+          u,
+          h,
+          s,
+          () => {
+            const c = validateResourceName(v.container ?? "", "container");
+            return `docker logs --tail 100 --timestamps ${shellQuote(c)} 2>&1`;
+          },
+          (out, code) => {
+            if (code !== 0 && /No such container/i.test(out)) {
+              throw new ScoutError(
+                "not-found",
+                `Container '${v.container}' not found on ${h}. Use ${h}://docker to see available containers.`,
+              );
+            }
+            return `# Container Logs: ${v.container}@${h}\n\n${out}`;
+          },
+        ),
     );
-    tpl("compose-logs", `${h}://compose/{project}/logs`, `Last 100 log lines of a compose project on ${h}`, (u, v, s) =>
-      this.command(u, h, s, () => {
-        const p = validateResourceName(v.project ?? "", "compose project");
-        return `docker compose -p ${shellQuote(p)} logs --tail 100 --timestamps 2>&1`;
-      }, (out) => {
-        if (/no configuration file provided|not found/i.test(out)) {
-          throw new ScoutError("not-found", `Compose project '${v.project}' not found on ${h}. Use ${h}://compose to see available projects.`);
-        }
-        return `# Compose Logs: ${v.project}@${h}\n\n${out}`;
-      }),
+    tpl(
+      "compose-logs",
+      `${h}://compose/{project}/logs`,
+      `Last 100 log lines of a compose project on ${h}`,
+      (u, v, s) =>
+        this.command(
+          u,
+          h,
+          s,
+          () => {
+            const p = validateResourceName(v.project ?? "", "compose project");
+            return `docker compose -p ${shellQuote(p)} logs --tail 100 --timestamps 2>&1`;
+          },
+          (out) => {
+            if (/no configuration file provided|not found/i.test(out)) {
+              throw new ScoutError(
+                "not-found",
+                `Compose project '${v.project}' not found on ${h}. Use ${h}://compose to see available projects.`,
+              );
+            }
+            return `# Compose Logs: ${v.project}@${h}\n\n${out}`;
+          },
+        ),
     );
-    tpl("compose-file", `${h}://compose/{project}`, `The compose file of a project on ${h}`, (u, v, s) => this.composeFile(u, h, v.project ?? "", s));
+    tpl("compose-file", `${h}://compose/{project}`, `The compose file of a project on ${h}`, (u, v, s) =>
+      this.composeFile(u, h, v.project ?? "", s),
+    );
     tpl("zfs-datasets", `${h}://zfs/{pool}/datasets`, `Datasets of a ZFS pool on ${h}`, (u, v, s) =>
-      this.command(u, h, s, () => {
-        const p = validateResourceName(v.pool ?? "", "pool");
-        return `zfs list -H -r -o name,used,avail,refer,mountpoint ${shellQuote(p)} 2>&1`;
-      }, (out, code) => {
-        if (code !== 0) throw poolError(h, v.pool ?? "", out);
-        return formatZfsDatasets(h, v.pool ?? "", out);
-      }),
+      this.command(
+        u,
+        h,
+        s,
+        () => {
+          const p = validateResourceName(v.pool ?? "", "pool");
+          return `zfs list -H -r -o name,used,avail,refer,mountpoint ${shellQuote(p)} 2>&1`;
+        },
+        (out, code) => {
+          if (code !== 0) throw poolError(h, v.pool ?? "", out);
+          return formatZfsDatasets(h, v.pool ?? "", out);
+        },
+      ),
     );
     fixed("zfs-snapshots", `${h}://zfs/snapshots`, `ZFS snapshots on ${h}`, (u, s) =>
-      this.command(u, h, s, () => ZFS_CHECK + "zfs list -H -t snapshot -o name,used,creation | tail -50", (out, code) => {
-        if (code === 127) throw notAvailable("ZFS", h);
-        return formatZfsSnapshots(h, out);
-      }),
+      this.command(
+        u,
+        h,
+        s,
+        () => ZFS_CHECK + "zfs list -H -t snapshot -o name,used,creation | tail -50",
+        (out, code) => {
+          if (code === 127) throw notAvailable("ZFS", h);
+          return formatZfsSnapshots(h, out);
+        },
+      ),
     );
     tpl("zfs-pool", `${h}://zfs/{pool}`, `Status of a ZFS pool on ${h}`, (u, v, s) =>
-      this.command(u, h, s, () => `zpool status ${shellQuote(validateResourceName(v.pool ?? "", "pool"))} 2>&1`, (out, code) => {
-        if (code !== 0) throw poolError(h, v.pool ?? "", out);
-        return formatZfsPool(h, v.pool ?? "", out);
-      }),
+      this.command(
+        u,
+        h,
+        s,
+        () => `zpool status ${shellQuote(validateResourceName(v.pool ?? "", "pool"))} 2>&1`,
+        (out, code) => {
+          if (code !== 0) throw poolError(h, v.pool ?? "", out);
+          return formatZfsPool(h, v.pool ?? "", out);
+        },
+      ),
     );
     fixed("docker", `${h}://docker`, `Docker containers on ${h}`, (u, s) =>
-      this.command(u, h, s, () => `command -v docker >/dev/null 2>&1 || exit 127; docker ps -a --format '{{.Names}}\t{{.Status}}\t{{.Image}}' 2>&1`, (out, code) => {
-        if (code === 127) throw notAvailable("Docker", h);
-        if (code !== 0) throw notAvailable("Docker", h, out);
-        return formatDockerList(h, out);
-      }),
+      this.command(
+        u,
+        h,
+        s,
+        () =>
+          `command -v docker >/dev/null 2>&1 || exit 127; docker ps -a --format '{{.Names}}\t{{.Status}}\t{{.Image}}' 2>&1`,
+        (out, code) => {
+          if (code === 127) throw notAvailable("Docker", h);
+          if (code !== 0) throw notAvailable("Docker", h, out);
+          return formatDockerList(h, out);
+        },
+      ),
     );
     fixed("compose", `${h}://compose`, `Docker Compose projects on ${h}`, (u, s) =>
-      this.command(u, h, s, () => `command -v docker >/dev/null 2>&1 || exit 127; docker compose ls --format json 2>&1`, (out, code) => {
-        if (code === 127) throw notAvailable("Docker", h);
-        if (code !== 0) throw notAvailable("Docker Compose", h, out);
-        return formatComposeList(h, out);
-      }),
+      this.command(
+        u,
+        h,
+        s,
+        () => `command -v docker >/dev/null 2>&1 || exit 127; docker compose ls --format json 2>&1`,
+        (out, code) => {
+          if (code === 127) throw notAvailable("Docker", h);
+          if (code !== 0) throw notAvailable("Docker Compose", h, out);
+          return formatComposeList(h, out);
+        },
+      ),
     );
     fixed("zfs", `${h}://zfs`, `ZFS pools on ${h}`, (u, s) =>
-      this.command(u, h, s, () => ZFS_CHECK + "zpool list -H -o name,size,alloc,free,cap,health", (out, code) => {
-        if (code === 127) throw notAvailable("ZFS", h);
-        return formatZfsOverview(h, out);
-      }),
+      this.command(
+        u,
+        h,
+        s,
+        () => ZFS_CHECK + "zpool list -H -o name,size,alloc,free,cap,health",
+        (out, code) => {
+          if (code === 127) throw notAvailable("ZFS", h);
+          return formatZfsOverview(h, out);
+        },
+      ),
     );
     fixed("syslog", `${h}://syslog`, `Last 100 system log lines on ${h}`, (u, s) =>
       this.command(
@@ -190,19 +301,32 @@ export class ResourceCatalog {
         },
       ),
     );
-    tpl("path", `${h}://{+path}`, `File or directory on ${h}`, (u, v, s) => this.readPath(u, h, "/" + (v.path ?? ""), s));
+    tpl("path", `${h}://{+path}`, `File or directory on ${h}`, (u, v, s) =>
+      this.readPath(u, h, "/" + (v.path ?? ""), s),
+    );
     return regs;
   }
 
-  private run<T>(uri: string, host: string | undefined, signal: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private run<T>(
+    uri: string,
+    host: string | undefined,
+    signal: AbortSignal,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     if (this.hooks.around) return this.hooks.around({ uri, ...(host ? { host } : {}) }, fn, signal);
     return fn(signal);
   }
 
-  private readPath(uri: string, alias: string, rawPath: string, signal: AbortSignal): Promise<ReadResourceResult> {
+  private readPath(
+    uri: string,
+    alias: string,
+    rawPath: string,
+    signal: AbortSignal,
+  ): Promise<ReadResourceResult> {
     return this.run(uri, alias, signal, async (s) => {
       const path = rawPath.replace(/\/{2,}/g, "/");
-      if (/[\0-\x1f\x7f]/.test(path)) throw new ScoutError("invalid-input", "Path contains control characters");
+      if (/[\0-\x1f\x7f]/.test(path))
+        throw new ScoutError("invalid-input", "Path contains control characters");
       const host = this.app.fleet.host(alias);
       const info = await statPath(host, path, s);
       if (info.type === "directory") {
@@ -229,11 +353,19 @@ export class ResourceCatalog {
     });
   }
 
-  private composeFile(uri: string, alias: string, project: string, signal: AbortSignal): Promise<ReadResourceResult> {
+  private composeFile(
+    uri: string,
+    alias: string,
+    project: string,
+    signal: AbortSignal,
+  ): Promise<ReadResourceResult> {
     return this.run(uri, alias, signal, async (s) => {
       const name = validateResourceName(project, "compose project");
       const host = this.app.fleet.host(alias);
-      const ls = await runCommand(host, "docker compose ls -a --format json 2>/dev/null", this.app.limits, { cwd: "/", signal: s });
+      const ls = await runCommand(host, "docker compose ls -a --format json 2>/dev/null", this.app.limits, {
+        cwd: "/",
+        signal: s,
+      });
       let file: string | undefined;
       try {
         const entries = JSON.parse(ls.stdout || "[]") as Array<{ Name?: string; ConfigFiles?: string }>;
@@ -242,7 +374,10 @@ export class ResourceCatalog {
         file = undefined;
       }
       if (!file) {
-        throw new ScoutError("not-found", `Compose project '${name}' not found on ${alias}. Use ${alias}://compose to see available projects.`);
+        throw new ScoutError(
+          "not-found",
+          `Compose project '${name}' not found on ${alias}. Use ${alias}://compose to see available projects.`,
+        );
       }
       const r = await readFile(host, file, this.app.limits, { signal: s });
       return text(uri, `# Compose: ${name}@${alias}\n# File: ${file}\n\n${r.content}`, "text/yaml");
@@ -254,10 +389,14 @@ const ZFS_CHECK = "command -v zpool >/dev/null 2>&1 || exit 127; ";
 
 function notAvailable(what: string, host: string, detail?: string): ScoutError {
   const first = detail?.trim().split("\n")[0];
-  return new ScoutError("not-found", `${what} is not available on host ${host}${first ? ` (${first.slice(0, 200)})` : ""}`);
+  return new ScoutError(
+    "not-found",
+    `${what} is not available on host ${host}${first ? ` (${first.slice(0, 200)})` : ""}`,
+  );
 }
 
 function poolError(host: string, pool: string, out: string): ScoutError {
-  if (/command not found|not found/i.test(out) && !/no such pool/i.test(out)) return notAvailable("ZFS", host);
+  if (/command not found|not found/i.test(out) && !/no such pool/i.test(out))
+    return notAvailable("ZFS", host);
   return new ScoutError("not-found", `Pool '${pool}' not found on ${host}`);
 }

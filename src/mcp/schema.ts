@@ -23,8 +23,14 @@ export const scoutInputShape = {
     .max(1000)
     .optional()
     .describe("Several 'host:/path' targets: the same read (or query) on each, concurrently"),
-  beam: z.string().optional().describe("Local path: upload it to target if it exists, else download target to it"),
-  beam_source: z.string().optional().describe("'host:/path' to copy from (with beam_target): remote to remote"),
+  beam: z
+    .string()
+    .optional()
+    .describe("Local path: upload it to target if it exists, else download target to it"),
+  beam_source: z
+    .string()
+    .optional()
+    .describe("'host:/path' to copy from (with beam_target): remote to remote"),
   beam_target: z.string().optional().describe("'host:/path' to copy to (with beam_source)"),
 };
 

@@ -31,16 +31,7 @@ import {
 import type { ScoutArgs } from "./schema.js";
 
 export type ScoutMode =
-  | "hosts"
-  | "read"
-  | "list"
-  | "tree"
-  | "find"
-  | "command"
-  | "diff"
-  | "broadcast"
-  | "beam"
-  | "resource";
+  "hosts" | "read" | "list" | "tree" | "find" | "command" | "diff" | "broadcast" | "beam" | "resource";
 
 export interface ToolCallContext {
   app: ScoutApp;
@@ -167,22 +158,37 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
     return {
       mode,
       ...base,
-      result: ok(text, { mode, ...base, other: `${other.host}:${other.path}`, identical: d.identical, truncated }),
+      result: ok(text, {
+        mode,
+        ...base,
+        other: `${other.host}:${other.path}`,
+        identical: d.identical,
+        truncated,
+      }),
     };
   }
 
   if (args.diff_content !== undefined) {
     const r = await readFile(host, target.path, app.limits, opts);
-    if (r.binary) throw new ScoutError("invalid-input", `Cannot diff binary file ${target.host}:${target.path}`);
+    if (r.binary)
+      throw new ScoutError("invalid-input", `Cannot diff binary file ${target.host}:${target.path}`);
     const d = diffTexts("expected", args.diff_content, target.path, r.content);
     const text = d.identical ? formatContentMatches(target.path) : d.unified;
-    return { mode, ...base, result: ok(text, { mode, ...base, identical: d.identical, truncated: r.truncated }) };
+    return {
+      mode,
+      ...base,
+      result: ok(text, { mode, ...base, identical: d.identical, truncated: r.truncated }),
+    };
   }
 
   if (args.query !== undefined) {
     refuseInReadOnly(ctx, "commands");
     const r = await runCommand(host, args.query, app.limits, { cwd: target.path, ...opts });
-    const text = formatCommandResult({ ...r, timeoutMs: app.limits.commandTimeoutMs, maxOutputSize: app.limits.maxOutputSize });
+    const text = formatCommandResult({
+      ...r,
+      timeoutMs: app.limits.commandTimeoutMs,
+      maxOutputSize: app.limits.maxOutputSize,
+    });
     return {
       mode,
       ...base,
@@ -271,7 +277,11 @@ async function hostsList(ctx: ToolCallContext): Promise<ToolOutcome> {
     mode: "hosts",
     result: ok(formatHostsList(rows), {
       mode: "hosts",
-      hosts: rows.map((r) => ({ name: r.alias, address: hostAddress({ ...r, identityFiles: [], identitiesOnly: false, proxyJump: [] }), online: r.online })),
+      hosts: rows.map((r) => ({
+        name: r.alias,
+        address: hostAddress({ ...r, identityFiles: [], identitiesOnly: false, proxyJump: [] }),
+        online: r.online,
+      })),
     }),
   };
 }
@@ -306,14 +316,25 @@ async function broadcast(args: ScoutArgs, ctx: ToolCallContext): Promise<ToolOut
           return { host, path, ok: true, output: l.text };
         }
         const r = await readFile(access, spec.path, app.limits, { signal: ctx.signal });
-        return { host, path, ok: true, output: formatFileContent({ ...r, maxFileSize: app.limits.maxFileSize }) };
+        return {
+          host,
+          path,
+          ok: true,
+          output: formatFileContent({ ...r, maxFileSize: app.limits.maxFileSize }),
+        };
       } catch (e) {
         return { host, path, ok: false, output: errorMessage(e), error: true };
       }
     }),
   );
   const text = formatBroadcast(
-    results.map((r) => ({ host: r.host, path: r.path, ok: r.ok, output: r.output, ...(r.error ? { error: true } : {}) })),
+    results.map((r) => ({
+      host: r.host,
+      path: r.path,
+      ok: r.ok,
+      output: r.output,
+      ...(r.error ? { error: true } : {}),
+    })),
     { maxTotalBytes: app.limits.maxOutputSize },
   );
   const succeeded = results.filter((r) => r.ok).length;
@@ -386,7 +407,11 @@ async function beamLocal(localRaw: string, alias: string, remotePath: string, ct
   };
 }
 
-async function remoteToRemote(sourceRaw: string, targetRaw: string, ctx: ToolCallContext): Promise<ToolOutcome> {
+async function remoteToRemote(
+  sourceRaw: string,
+  targetRaw: string,
+  ctx: ToolCallContext,
+): Promise<ToolOutcome> {
   const src = parseRemoteSpec(sourceRaw, "beam_source");
   const dst = parseRemoteSpec(targetRaw, "beam_target");
   const srcHost = ctx.app.fleet.host(src.host);
@@ -403,14 +428,17 @@ async function remoteToRemote(sourceRaw: string, targetRaw: string, ctx: ToolCal
     mode: "beam",
     host: src.host,
     path: src.path,
-    result: ok(formatTransfer({ direction: "remote", src: from, dst: to, bytes: r.bytes, durationMs: r.durationMs }), {
-      mode: "beam",
-      direction: "remote",
-      source: from,
-      destination: to,
-      bytes: r.bytes,
-      durationMs: Math.round(r.durationMs),
-    }),
+    result: ok(
+      formatTransfer({ direction: "remote", src: from, dst: to, bytes: r.bytes, durationMs: r.durationMs }),
+      {
+        mode: "beam",
+        direction: "remote",
+        source: from,
+        destination: to,
+        bytes: r.bytes,
+        durationMs: Math.round(r.durationMs),
+      },
+    ),
   };
 }
 

@@ -28,7 +28,10 @@ export interface SessionOptions {
   readOnly?: boolean;
 }
 
-export function createMcpServer(app: ScoutApp, options: SessionOptions): { mcp: McpServer; catalog: ResourceCatalog } {
+export function createMcpServer(
+  app: ScoutApp,
+  options: SessionOptions,
+): { mcp: McpServer; catalog: ResourceCatalog } {
   const mcp = new McpServer(
     { name: "scout-mcp", version: app.version, title: "Scout" },
     { capabilities: { tools: {}, resources: { listChanged: true }, logging: {} } },
@@ -65,7 +68,10 @@ export function createMcpServer(app: ScoutApp, options: SessionOptions): { mcp: 
         return runScoutTool(args as ScoutArgs, ctx);
       };
       if (options.hooks?.aroundTool) {
-        return options.hooks.aroundTool({ args: args as ScoutArgs, client: options.client, signal: extra.signal }, run);
+        return options.hooks.aroundTool(
+          { args: args as ScoutArgs, client: options.client, signal: extra.signal },
+          run,
+        );
       }
       return (await run(extra.signal)).result;
     },

@@ -46,7 +46,8 @@ function checkPath(path: string): string {
   if (path === "") throw invalid("Path cannot be empty");
   if (path.length > MAX_PATH) throw invalid(`Path too long: ${path.length} chars`);
   if (path.includes("\0")) throw invalid(`Path contains null byte: '${shown(path)}'`);
-  if (/[\x01-\x08\x0a-\x1f\x7f]/.test(path)) throw invalid(`Path contains control characters: '${shown(path)}'`);
+  if (/[\x01-\x08\x0a-\x1f\x7f]/.test(path))
+    throw invalid(`Path contains control characters: '${shown(path)}'`);
   return normalizeRemotePath(path);
 }
 

@@ -27,7 +27,12 @@ export function createLogger(options: LogOptions): Logger {
       ...base,
       transport: {
         target: "pino-pretty",
-        options: { destination: 2, colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,name" },
+        options: {
+          destination: 2,
+          colorize: true,
+          translateTime: "SYS:HH:MM:ss.l",
+          ignore: "pid,hostname,name",
+        },
       },
     });
   }

@@ -51,7 +51,12 @@ export function buildWrapper(command: string, cwd: string | undefined): string {
   }
   // The command runs in a subshell of this shell: same process group, and we still get to report
   // its status afterwards.
-  lines.push(`( eval ${shellQuote(command)} )`, "__scout_status=$?", `printf '\\036SCOUTEXIT:%s\\036\\n' "$__scout_status" >&2`, "exit $__scout_status");
+  lines.push(
+    `( eval ${shellQuote(command)} )`,
+    "__scout_status=$?",
+    `printf '\\036SCOUTEXIT:%s\\036\\n' "$__scout_status" >&2`,
+    "exit $__scout_status",
+  );
   return lines.join("\n");
 }
 
@@ -100,11 +105,18 @@ export async function killProcessGroup(host: HostAccess, pgid: number): Promise<
   }
 }
 
-export async function runCommand(host: HostAccess, command: string, limits: Limits, opts: CommandOptions = {}): Promise<CommandResult> {
+export async function runCommand(
+  host: HostAccess,
+  command: string,
+  limits: Limits,
+  opts: CommandOptions = {},
+): Promise<CommandResult> {
   if (command.includes("\0")) throw new ScoutError("invalid-input", "Command contains a NUL byte");
   const started = performance.now();
   const timeoutMs = opts.timeoutMs ?? limits.commandTimeoutMs;
-  const channel = await host.exec(buildWrapper(command, opts.cwd), { ...(opts.signal ? { signal: opts.signal } : {}) });
+  const channel = await host.exec(buildWrapper(command, opts.cwd), {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   return new Promise<CommandResult>((resolve, reject) => {
     const out = new CappedSink(limits.maxOutputSize);
     const err = new CappedSink(limits.maxOutputSize);
@@ -210,10 +222,11 @@ export async function runCommand(host: HostAccess, command: string, limits: Limi
       });
     };
     channel.once("close", () => finish());
-    channel.on("error", (e: Error) => finish(new ScoutError("channel-failed", `Command channel failed: ${e.message}`, { cause: e })));
+    channel.on("error", (e: Error) =>
+      finish(new ScoutError("channel-failed", `Command channel failed: ${e.message}`, { cause: e })),
+    );
 
     if (opts.stdin !== undefined) channel.end(opts.stdin);
     else channel.end();
   });
 }
-

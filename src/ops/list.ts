@@ -58,7 +58,11 @@ function toEntry(e: FileEntryWithStats): ListEntry {
 }
 
 /** Resolves symlink targets with bounded concurrency (they are few; every one is a round trip). */
-export async function resolveLinks(sftp: SFTPWrapper, dir: string, entries: Array<{ name: string; type: EntryType; linkTarget?: string }>): Promise<void> {
+export async function resolveLinks(
+  sftp: SFTPWrapper,
+  dir: string,
+  entries: Array<{ name: string; type: EntryType; linkTarget?: string }>,
+): Promise<void> {
   const links = entries.filter((e) => e.type === "symlink");
   let next = 0;
   await Promise.all(
@@ -73,7 +77,12 @@ export async function resolveLinks(sftp: SFTPWrapper, dir: string, entries: Arra
   );
 }
 
-export async function listDirectory(host: HostAccess, path: string, limits: Limits, opts: { signal?: AbortSignal } = {}): Promise<ListResult> {
+export async function listDirectory(
+  host: HostAccess,
+  path: string,
+  limits: Limits,
+  opts: { signal?: AbortSignal } = {},
+): Promise<ListResult> {
   return host.withSftp(
     async ({ sftp, home }) => {
       const p = resolveRemotePath(path, home);
@@ -86,7 +95,8 @@ export async function listDirectory(host: HostAccess, path: string, limits: Limi
       let bytes = lines[0]?.length ?? 0;
       let shown = 0;
       for (const e of entries) {
-        const line = (longnames.get(e.name) ?? e.name) + (e.linkTarget !== undefined ? ` -> ${e.linkTarget}` : "");
+        const line =
+          (longnames.get(e.name) ?? e.name) + (e.linkTarget !== undefined ? ` -> ${e.linkTarget}` : "");
         const size = Buffer.byteLength(line) + 1;
         if (bytes + size > limits.maxOutputSize) break;
         lines.push(line);
@@ -94,7 +104,8 @@ export async function listDirectory(host: HostAccess, path: string, limits: Limi
         shown++;
       }
       const omitted = entries.length - shown;
-      if (omitted > 0) lines.push(`[… ${omitted} more entries not shown: output capped at ${limits.maxOutputSize} bytes]`);
+      if (omitted > 0)
+        lines.push(`[… ${omitted} more entries not shown: output capped at ${limits.maxOutputSize} bytes]`);
       return { path: p, entries, total: entries.length, omitted, text: lines.join("\n") };
     },
     { ...(opts.signal ? { signal: opts.signal } : {}) },

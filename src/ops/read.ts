@@ -59,7 +59,15 @@ export function typeOf(s: Stats): EntryType {
 }
 
 function info(path: string, s: Stats): PathInfo {
-  return { path, type: typeOf(s), size: s.size, mode: s.mode, mtime: new Date(s.mtime * 1000), uid: s.uid, gid: s.gid };
+  return {
+    path,
+    type: typeOf(s),
+    size: s.size,
+    mode: s.mode,
+    mtime: new Date(s.mtime * 1000),
+    uid: s.uid,
+    gid: s.gid,
+  };
 }
 
 function checkAbort(signal: AbortSignal | undefined, what: string): void {
@@ -103,14 +111,31 @@ export function decodeText(buf: Buffer): { text: string; binary: boolean } {
   }
 }
 
-function readChunk(sftp: SFTPWrapper, handle: Buffer, buf: Buffer, off: number, len: number, pos: number, path: string): Promise<number> {
+function readChunk(
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  buf: Buffer,
+  off: number,
+  len: number,
+  pos: number,
+  path: string,
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    sftp.read(handle, buf, off, len, pos, (err, n) => (err ? reject(sftpError(err, path, "read")) : resolve(n)));
+    sftp.read(handle, buf, off, len, pos, (err, n) =>
+      err ? reject(sftpError(err, path, "read")) : resolve(n),
+    );
   });
 }
 
 /** Reads [start, start+len) with up to IN_FLIGHT chunk requests pipelined; stops early at EOF. */
-async function readRange(sftp: SFTPWrapper, handle: Buffer, start: number, len: number, path: string, signal?: AbortSignal): Promise<Buffer> {
+async function readRange(
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  start: number,
+  len: number,
+  path: string,
+  signal?: AbortSignal,
+): Promise<Buffer> {
   if (len <= CHUNK) {
     const buf = Buffer.allocUnsafe(len);
     let got = 0;
@@ -146,7 +171,13 @@ async function readRange(sftp: SFTPWrapper, handle: Buffer, start: number, len: 
 }
 
 /** Reads a growing buffer until EOF or `max` bytes (files whose stat size is 0, e.g. /proc). */
-async function readUnknownSize(sftp: SFTPWrapper, handle: Buffer, max: number, path: string, signal?: AbortSignal): Promise<Buffer> {
+async function readUnknownSize(
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  max: number,
+  path: string,
+  signal?: AbortSignal,
+): Promise<Buffer> {
   const parts: Buffer[] = [];
   let total = 0;
   while (total < max) {
@@ -164,17 +195,29 @@ async function readUnknownSize(sftp: SFTPWrapper, handle: Buffer, max: number, p
 function refuseSpecial(p: string, s: Stats): void {
   const t = typeOf(s);
   if (t === "directory") {
-    throw new ScoutError("not-a-file", `${p} is a directory`, { hint: "List it without tail/offset, or use find/tree" });
+    throw new ScoutError("not-a-file", `${p} is a directory`, {
+      hint: "List it without tail/offset, or use find/tree",
+    });
   }
   if (t !== "file") {
-    const names: Record<string, string> = { fifo: "a FIFO", socket: "a socket", char: "a character device", block: "a block device" };
+    const names: Record<string, string> = {
+      fifo: "a FIFO",
+      socket: "a socket",
+      char: "a character device",
+      block: "a block device",
+    };
     throw new ScoutError("not-a-file", `${p} is ${names[t] ?? "not a regular file"}: not read`, {
       hint: "Only regular files are read (a FIFO or device could block forever)",
     });
   }
 }
 
-export async function readFile(host: HostAccess, path: string, limits: Limits, opts: ReadOptions = {}): Promise<ReadResult> {
+export async function readFile(
+  host: HostAccess,
+  path: string,
+  limits: Limits,
+  opts: ReadOptions = {},
+): Promise<ReadResult> {
   const { signal } = opts;
   return host.withSftp(
     async ({ sftp, home }) => {
@@ -186,11 +229,17 @@ export async function readFile(host: HostAccess, path: string, limits: Limits, o
       try {
         s = await statP;
       } catch (e) {
-        openP.then((h) => sftp.close(h, () => {}), () => {});
+        openP.then(
+          (h) => sftp.close(h, () => {}),
+          () => {},
+        );
         throw e;
       }
       if (typeOf(s) !== "file") {
-        openP.then((h) => sftp.close(h, () => {}), () => {});
+        openP.then(
+          (h) => sftp.close(h, () => {}),
+          () => {},
+        );
         refuseSpecial(p, s);
       }
       const handle = await openP;
@@ -204,7 +253,14 @@ export async function readFile(host: HostAccess, path: string, limits: Limits, o
   );
 }
 
-async function readOpened(sftp: SFTPWrapper, handle: Buffer, p: string, s: Stats, limits: Limits, opts: ReadOptions): Promise<ReadResult> {
+async function readOpened(
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  p: string,
+  s: Stats,
+  limits: Limits,
+  opts: ReadOptions,
+): Promise<ReadResult> {
   const cap = limits.maxFileSize;
   const base = { path: p, size: s.size, mtime: new Date(s.mtime * 1000), mode: s.mode };
   if (opts.tail !== undefined) return readTail(sftp, handle, p, s.size, opts.tail, cap, base, opts.signal);
@@ -238,7 +294,9 @@ async function readOpened(sftp: SFTPWrapper, handle: Buffer, p: string, s: Stats
     bytesRead: buf.length,
     truncated: more,
     binary: decoded.binary,
-    ...(opts.offset !== undefined || opts.length !== undefined ? { range: { offset: start, length: end } } : {}),
+    ...(opts.offset !== undefined || opts.length !== undefined
+      ? { range: { offset: start, length: end } }
+      : {}),
   };
 }
 
@@ -273,7 +331,14 @@ async function readTail(
         if (newlines === lines) {
           const joined = Buffer.concat(parts).subarray(i + 1);
           const decoded = decodeText(joined);
-          return { ...base, content: decoded.text, bytesRead: joined.length, truncated: false, binary: decoded.binary, tailLines: lines };
+          return {
+            ...base,
+            content: decoded.text,
+            bytesRead: joined.length,
+            truncated: false,
+            binary: decoded.binary,
+            tailLines: lines,
+          };
         }
       }
     }
@@ -288,5 +353,12 @@ async function readTail(
     joined = joined.subarray(s);
   }
   const decoded = decodeText(joined);
-  return { ...base, content: decoded.text, bytesRead: joined.length, truncated: cut, binary: decoded.binary, tailLines: lines };
+  return {
+    ...base,
+    content: decoded.text,
+    bytesRead: joined.length,
+    truncated: cut,
+    binary: decoded.binary,
+    tailLines: lines,
+  };
 }

@@ -21,7 +21,11 @@ export function sftpError(e: unknown, path: string, action: string): ScoutError 
 }
 
 /** Promise wrapper for ssh2's callback-style SFTP calls, with error mapping. */
-export function sftpCall<T>(path: string, action: string, fn: (cb: (err: Error | null | undefined, v: T) => void) => void): Promise<T> {
+export function sftpCall<T>(
+  path: string,
+  action: string,
+  fn: (cb: (err: Error | null | undefined, v: T) => void) => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     fn((err, v) => (err ? reject(sftpError(err, path, action)) : resolve(v)));
   });

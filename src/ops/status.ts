@@ -43,7 +43,11 @@ export class HostStatusCache {
     const existing = this.inFlight.get(h.alias);
     if (existing) return existing;
     const first = h.proxyJump[0] ?? h;
-    const p = (this.options.probe ?? tcpProbe)(first.hostname, first.port, this.options.probeTimeoutMs ?? 2000).then((online) => {
+    const p = (this.options.probe ?? tcpProbe)(
+      first.hostname,
+      first.port,
+      this.options.probeTimeoutMs ?? 2000,
+    ).then((online) => {
       this.inFlight.delete(h.alias);
       if (this.options.ttlMs > 0) this.cache.set(h.alias, { online, checkedAt: this.now() });
       return online;

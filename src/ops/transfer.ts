@@ -29,7 +29,10 @@ export interface TransferOptions {
 
 const HIGH_WATER = 256 * 1024;
 
-function counter(total: number | undefined, onProgress?: (bytes: number, total?: number) => void): { stream: Transform; bytes: () => number } {
+function counter(
+  total: number | undefined,
+  onProgress?: (bytes: number, total?: number) => void,
+): { stream: Transform; bytes: () => number } {
   let bytes = 0;
   const stream = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -56,7 +59,8 @@ async function remoteStat(sftp: SFTPWrapper, p: string): Promise<Stats | undefin
 
 /** Renames into place, replacing an existing target (posix-rename where the server has it). */
 async function remoteRename(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
-  const ext = (sftp as SFTPWrapper & { ext_openssh_rename?: SFTPWrapper["ext_openssh_rename"] }).ext_openssh_rename;
+  const ext = (sftp as SFTPWrapper & { ext_openssh_rename?: SFTPWrapper["ext_openssh_rename"] })
+    .ext_openssh_rename;
   try {
     await sftpCall<void>(to, "rename", (cb) => ext!.call(sftp, from, to, (err) => cb(err, undefined)));
     return;
@@ -72,7 +76,12 @@ function finish(started: number, bytes: number): TransferResult {
   return { bytes, durationMs, bytesPerSecond: bytes / Math.max(durationMs / 1000, 1e-6) };
 }
 
-export async function upload(host: HostAccess, localPath: string, remotePath: string, opts: TransferOptions = {}): Promise<TransferResult> {
+export async function upload(
+  host: HostAccess,
+  localPath: string,
+  remotePath: string,
+  opts: TransferOptions = {},
+): Promise<TransferResult> {
   const started = performance.now();
   let size: number;
   try {
@@ -105,13 +114,19 @@ export async function upload(host: HostAccess, localPath: string, remotePath: st
   );
 }
 
-export async function download(host: HostAccess, remotePath: string, localPath: string, opts: TransferOptions = {}): Promise<TransferResult> {
+export async function download(
+  host: HostAccess,
+  remotePath: string,
+  localPath: string,
+  opts: TransferOptions = {},
+): Promise<TransferResult> {
   const started = performance.now();
   return host.withSftp(
     async ({ sftp, home }) => {
       const source = resolveRemotePath(remotePath, home);
       const s = await sftpCall<Stats>(source, "stat", (cb) => sftp.stat(source, cb));
-      if (!s.isFile()) throw new ScoutError("not-a-file", `${source} is not a regular file: only files can be downloaded`);
+      if (!s.isFile())
+        throw new ScoutError("not-a-file", `${source} is not a regular file: only files can be downloaded`);
       let target = localPath;
       try {
         if ((await stat(localPath)).isDirectory()) target = join(localPath, posix.basename(source));
@@ -151,7 +166,8 @@ export async function copyRemote(
     async (src) => {
       const source = resolveRemotePath(srcPath, src.home);
       const s = await sftpCall<Stats>(source, "stat", (cb) => src.sftp.stat(source, cb));
-      if (!s.isFile()) throw new ScoutError("not-a-file", `${source} is not a regular file: only files can be copied`);
+      if (!s.isFile())
+        throw new ScoutError("not-a-file", `${source} is not a regular file: only files can be copied`);
       return dstHost.withSftp(
         async (dst) => {
           let target = resolveRemotePath(dstPath, dst.home);

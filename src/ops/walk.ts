@@ -60,7 +60,12 @@ export interface TreeResult {
   unreadable: number;
 }
 
-export async function tree(host: HostAccess, path: string, limits: Limits, opts: { depth?: number; signal?: AbortSignal } = {}): Promise<TreeResult> {
+export async function tree(
+  host: HostAccess,
+  path: string,
+  limits: Limits,
+  opts: { depth?: number; signal?: AbortSignal } = {},
+): Promise<TreeResult> {
   const depth = opts.depth ?? 3;
   if (!Number.isInteger(depth) || depth < 1 || depth > 10) {
     throw new ScoutError("invalid-input", `depth must be 1-10, got ${depth}`);
@@ -103,7 +108,10 @@ export async function tree(host: HostAccess, path: string, limits: Limits, opts:
         for (let i = 0; i < nodes.length && !truncated; i++) {
           const n = nodes[i] as Node;
           const last = i === nodes.length - 1;
-          const label = n.name + (n.linkTarget !== undefined ? ` -> ${n.linkTarget}` : "") + (n.unreadable ? "  [unreadable]" : "");
+          const label =
+            n.name +
+            (n.linkTarget !== undefined ? ` -> ${n.linkTarget}` : "") +
+            (n.unreadable ? "  [unreadable]" : "");
           const line = `${prefix}${last ? "└── " : "├── "}${label}`;
           const size = Buffer.byteLength(line) + 1;
           if (bytes + size > limits.maxOutputSize) {
@@ -120,7 +128,10 @@ export async function tree(host: HostAccess, path: string, limits: Limits, opts:
       render(top, "");
       if (budget <= 0) truncated = true;
       lines.push("", `${directories} directories, ${files} files`);
-      if (truncated) lines.push(`[tree output capped at ${limits.maxOutputSize} bytes; use a smaller depth or a subdirectory]`);
+      if (truncated)
+        lines.push(
+          `[tree output capped at ${limits.maxOutputSize} bytes; use a smaller depth or a subdirectory]`,
+        );
       return { path: root, text: lines.join("\n"), directories, files, truncated, unreadable };
     },
     { ...(opts.signal ? { signal: opts.signal } : {}) },

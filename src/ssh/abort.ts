@@ -2,7 +2,11 @@
 import { ScoutError, abortError } from "../errors.js";
 
 /** Resolves or rejects with `promise`, or rejects as soon as `signal` aborts (the work itself goes on). */
-export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+export function raceSignal<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) return Promise.reject(abortError(signal, what));
   return new Promise<T>((resolve, reject) => {

@@ -234,9 +234,13 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
       },
       (err: unknown) => {
         release();
-        throw new ScoutError("channel-failed", `Cannot start a command on ${this.host.alias}: ${describe(err)}`, {
-          cause: err,
-        });
+        throw new ScoutError(
+          "channel-failed",
+          `Cannot start a command on ${this.host.alias}: ${describe(err)}`,
+          {
+            cause: err,
+          },
+        );
       },
     );
   }

@@ -32,7 +32,9 @@ export interface FleetOptions {
   lookupHost(alias: string): HostConfig;
   connectionDeps: Omit<ConnectionDeps, "connectTimeoutMs" | "keepaliveIntervalMs">;
   observer?: FleetObserver;
-  limits?: Partial<Pick<HostPoolLimits, "failureThreshold" | "backoffBaseMs" | "backoffMaxMs" | "waitTimeoutMs">>;
+  limits?: Partial<
+    Pick<HostPoolLimits, "failureThreshold" | "backoffBaseMs" | "backoffMaxMs" | "waitTimeoutMs">
+  >;
 }
 
 export interface FleetStats {
@@ -249,7 +251,9 @@ export class Fleet implements PoolOwner {
     const closing: Array<Promise<void>> = [];
     for (const pool of this.pools.values()) {
       for (const c of pool.connections) {
-        closing.push(new Promise((resolve) => (c.state === "closed" ? resolve() : c.once("close", () => resolve()))));
+        closing.push(
+          new Promise((resolve) => (c.state === "closed" ? resolve() : c.once("close", () => resolve()))),
+        );
       }
       pool.close("shutdown");
     }

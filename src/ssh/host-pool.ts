@@ -101,10 +101,14 @@ export class HostPool {
         if ((conn.state === "closed" || isDeadChannelError(e)) && !options.signal?.aborted) {
           // The connection died under us: safe to retry once if the work only read.
           if (idempotent && attempt === 0) continue;
-          throw new ScoutError("connection-lost", `Connection to ${this.alias} was lost during the operation`, {
-            hint: idempotent ? "Try again" : "The write may be incomplete; check the target and try again",
-            cause: e,
-          });
+          throw new ScoutError(
+            "connection-lost",
+            `Connection to ${this.alias} was lost during the operation`,
+            {
+              hint: idempotent ? "Try again" : "The write may be incomplete; check the target and try again",
+              cause: e,
+            },
+          );
         }
         throw e;
       } finally {
@@ -189,7 +193,9 @@ export class HostPool {
               new ScoutError(
                 "pool-timeout",
                 `Timed out after ${this.limits.waitTimeoutMs / 1000} s waiting for a connection to ${this.alias}`,
-                { hint: "The host or the connection pool is saturated; retry later or raise SCOUT_MAX_POOL_SIZE" },
+                {
+                  hint: "The host or the connection pool is saturated; retry later or raise SCOUT_MAX_POOL_SIZE",
+                },
               ),
             ),
           this.limits.waitTimeoutMs,
@@ -227,7 +233,7 @@ export class HostPool {
   private drain(): void {
     let sftpBlocked = false;
     let execBlocked = false;
-    for (let i = 0; i < this.waiters.length && !(sftpBlocked && execBlocked); ) {
+    for (let i = 0; i < this.waiters.length && !(sftpBlocked && execBlocked);) {
       const w = this.waiters[i] as Waiter;
       if (w.kind === "sftp") {
         const conn = sftpBlocked ? undefined : this.pickSftp();
@@ -313,7 +319,9 @@ export class HostPool {
           this.owner.releaseSlot();
           const err = isScoutError(e)
             ? e
-            : new ScoutError("connection-lost", `Cannot connect to ${this.alias}: ${String(e)}`, { cause: e });
+            : new ScoutError("connection-lost", `Cannot connect to ${this.alias}: ${String(e)}`, {
+                cause: e,
+              });
           this.owner.observer.connectFailed?.(this.alias, err.code, (performance.now() - started) / 1000);
           this.lastError = err;
           this.consecutiveFailures++;
@@ -382,7 +390,8 @@ export class HostPool {
 /** Errors ssh2 raises for requests cut off by a dying channel or connection (searched through causes). */
 function isDeadChannelError(e: unknown): boolean {
   for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 5; cur = cur.cause, depth++) {
-    if (/No response from server|Not connected|ECONNRESET|EPIPE|Channel open failure/.test(cur.message)) return true;
+    if (/No response from server|Not connected|ECONNRESET|EPIPE|Channel open failure/.test(cur.message))
+      return true;
     if (isScoutError(cur, "connection-lost")) return true;
   }
   return false;

@@ -28,7 +28,10 @@ export async function createConnectionDeps(
       const ids = await resolveIdentities(host);
       const methods: AnyAuthMethod[] = ids.keys.map((k) =>
         // keyPath is ours: it lets an auth failure name the keys that were tried.
-        Object.assign({ type: "publickey" as const, username: host.user, key: k.privateKey }, { keyPath: k.path }),
+        Object.assign(
+          { type: "publickey" as const, username: host.user, key: k.privateKey },
+          { keyPath: k.path },
+        ),
       );
       if (ids.agent) methods.push({ type: "agent", username: host.user, agent: ids.agent });
       return methods;

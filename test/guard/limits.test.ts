@@ -66,7 +66,11 @@ describe("HTTP gate", () => {
   let server: Server;
   let port: number;
   beforeAll(async () => {
-    const gate = makeHttpGate({ apiKeys: ["s3cret", "other"], allowedOrigins: ["https://app.example"], bindHost: "127.0.0.1" });
+    const gate = makeHttpGate({
+      apiKeys: ["s3cret", "other"],
+      allowedOrigins: ["https://app.example"],
+      bindHost: "127.0.0.1",
+    });
     server = createServer((req, res) => {
       if (gate(req, res)) res.writeHead(200).end("passed");
     });
@@ -91,7 +95,10 @@ describe("HTTP gate", () => {
     expect((await get({})).status).toBe(401);
     const bad = await get({ authorization: "Bearer nope" });
     expect(bad.status).toBe(401);
-    expect(JSON.parse(bad.body)).toMatchObject({ jsonrpc: "2.0", error: { message: expect.stringMatching(/invalid API key/) } });
+    expect(JSON.parse(bad.body)).toMatchObject({
+      jsonrpc: "2.0",
+      error: { message: expect.stringMatching(/invalid API key/) },
+    });
     expect((await get({ authorization: "Bearer s3cret" })).status).toBe(200);
     expect((await get({ "x-api-key": "other" })).status).toBe(200);
   });

@@ -33,13 +33,19 @@ describe("Policy", () => {
   });
 
   it("deny wins and names the rule", () => {
-    expect(refusal(() => policy.checkCommand("web1", "ls; rm -rf /"))).toMatch(/deny rule '\*rm \*' for hosts 'web\*'/);
-    expect(refusal(() => policy.checkCommand("db1", "sudo reboot"))).toMatch(/deny rule '\*sudo\*' for hosts '\*'/);
+    expect(refusal(() => policy.checkCommand("web1", "ls; rm -rf /"))).toMatch(
+      /deny rule '\*rm \*' for hosts 'web\*'/,
+    );
+    expect(refusal(() => policy.checkCommand("db1", "sudo reboot"))).toMatch(
+      /deny rule '\*sudo\*' for hosts '\*'/,
+    );
     expect(refusal(() => policy.checkPath("web1", "/etc/shadow"))).toMatch(/deny rule '\/etc\/shadow'/);
   });
 
   it("refuses what no allow list matches", () => {
-    expect(refusal(() => policy.checkCommand("web1", "cat /etc/passwd"))).toMatch(/not in the allow list of host rule 'web\*'/);
+    expect(refusal(() => policy.checkCommand("web1", "cat /etc/passwd"))).toMatch(
+      /not in the allow list of host rule 'web\*'/,
+    );
     expect(refusal(() => policy.checkPath("web1", "/root/.ssh/id_rsa"))).toMatch(/not in the allow list/);
   });
 
@@ -51,7 +57,10 @@ describe("Policy", () => {
   it("loads YAML and JSON files, and rejects malformed ones clearly", async () => {
     const dir = mkdtempSync(join(tmpdir(), "policy-"));
     writeFileSync(join(dir, "p.yaml"), 'hosts:\n  "*":\n    commands:\n      deny: ["reboot*"]\n');
-    writeFileSync(join(dir, "p.json"), JSON.stringify({ hosts: { "*": { paths: { deny: ["/secret/**"] } } } }));
+    writeFileSync(
+      join(dir, "p.json"),
+      JSON.stringify({ hosts: { "*": { paths: { deny: ["/secret/**"] } } } }),
+    );
     writeFileSync(join(dir, "bad.yaml"), "hosts:\n  web:\n    commandz: {}\n");
     const y = await Policy.load(join(dir, "p.yaml"));
     expect(refusal(() => y.checkCommand("x", "reboot now"))).toMatch(/reboot/);

@@ -66,7 +66,10 @@ export async function startHttpScout(
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
-export async function startStdioScout(lab: LabFleet, env: Record<string, string> = {}): Promise<ScoutUnderTest> {
+export async function startStdioScout(
+  lab: LabFleet,
+  env: Record<string, string> = {},
+): Promise<ScoutUnderTest> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: ["--import", "tsx", MAIN, "--stdio"],

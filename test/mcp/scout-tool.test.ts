@@ -24,7 +24,10 @@ beforeAll(async () => {
   await lab.writeFile(join(root1, "same.txt"), "same\n");
   await lab.writeFile(join(root0, "bin.dat"), Buffer.from([0, 1, 2, 3, 255, 0, 10]));
   await lab.writeFile(join(root0, "big.txt"), "x".repeat(3000));
-  await lab.writeFile(join(root0, "app.log"), Array.from({ length: 500 }, (_, i) => `line ${i + 1}`).join("\n") + "\n");
+  await lab.writeFile(
+    join(root0, "app.log"),
+    Array.from({ length: 500 }, (_, i) => `line ${i + 1}`).join("\n") + "\n",
+  );
   await lab.writeFile(join(root0, "proj/src/main.py"), "print(1)\n");
   await lab.writeFile(join(root0, "proj/src/util.py"), "x = 1\n");
   await lab.writeFile(join(root0, "proj/README.md"), "# p\n");
@@ -48,7 +51,13 @@ describe("scout tool over Streamable HTTP", () => {
   it("reads a file", async () => {
     const r = await scout.call({ target: `${h0}:${root0}/hello.txt` });
     expect(r.text).toBe("hello\nworld\n");
-    expect(r.structuredContent).toMatchObject({ mode: "read", host: h0, kind: "file", size: 12, truncated: false });
+    expect(r.structuredContent).toMatchObject({
+      mode: "read",
+      host: h0,
+      kind: "file",
+      size: 12,
+      truncated: false,
+    });
   });
 
   it("marks truncation at the file cap", async () => {
@@ -123,7 +132,9 @@ describe("scout tool over Streamable HTTP", () => {
   });
 
   it("broadcasts a read and a command, each host with its own result", async () => {
-    const r = await scout.call({ targets: [`${h0}:${root0}/hello.txt`, `${h1}:${root1}/hello.txt`, "nohost:/x"] });
+    const r = await scout.call({
+      targets: [`${h0}:${root0}/hello.txt`, `${h1}:${root1}/hello.txt`, "nohost:/x"],
+    });
     expect(r.text).toContain("hello\nworld");
     expect(r.text).toContain("hello\nthere");
     expect(r.text).toContain("[FAILED]");
@@ -147,7 +158,10 @@ describe("scout tool over Streamable HTTP", () => {
 
   it("transfers remote to remote", async () => {
     await lab.writeFile(join(root0, "payload.bin"), Buffer.alloc(300_000, 7));
-    const r = await scout.call({ beam_source: `${h0}:${root0}/payload.bin`, beam_target: `${h1}:${root1}/copied.bin` });
+    const r = await scout.call({
+      beam_source: `${h0}:${root0}/payload.bin`,
+      beam_target: `${h1}:${root1}/copied.bin`,
+    });
     expect(r.isError).toBeFalsy();
     expect(r.text).toMatch(/^✓ Streamed /);
     expect(readFileSync(join(root1, "copied.bin")).equals(Buffer.alloc(300_000, 7))).toBe(true);
@@ -183,7 +197,12 @@ describe("errors", () => {
   });
 
   it("invalid parameter combinations", async () => {
-    const both = await scout.call({ target: `${h0}:/x`, beam: "/tmp/x", beam_source: `${h0}:/a`, beam_target: `${h1}:/b` });
+    const both = await scout.call({
+      target: `${h0}:/x`,
+      beam: "/tmp/x",
+      beam_source: `${h0}:/a`,
+      beam_target: `${h1}:/b`,
+    });
     expect(both.text).toMatch(/^Error: Cannot use both 'beam' and 'beam_source\/beam_target'/);
     const half = await scout.call({ beam_source: `${h0}:/a` });
     expect(half.text).toBe("Error: beam_source requires beam_target to be specified.");
@@ -194,7 +213,12 @@ describe("errors", () => {
   it("hostile characters in paths execute nothing", async () => {
     const canary = join(root0, "canary");
     await lab.runAsUser(`mkdir -p ${canary}`);
-    for (const p of [`'$(touch ${canary}/a)'`, "`touch " + canary + "/b`", `x; touch ${canary}/c`, `x\ntouch ${canary}/d`]) {
+    for (const p of [
+      `'$(touch ${canary}/a)'`,
+      "`touch " + canary + "/b`",
+      `x; touch ${canary}/c`,
+      `x\ntouch ${canary}/d`,
+    ]) {
       const r = await scout.call({ target: `${h0}:${root0}/${p}`, query: "true" });
       expect(r.isError || /exit code|can't cd|No such/.test(r.text)).toBeTruthy();
       await scout.call({ target: `${h0}:${root0}/${p}` });
@@ -212,7 +236,19 @@ describe("tool metadata", () => {
     expect(t.name).toBe("scout");
     expect(t.annotations).toMatchObject({ readOnlyHint: false, openWorldHint: true });
     expect(Object.keys((t.inputSchema as { properties: object }).properties)).toEqual(
-      expect.arrayContaining(["target", "query", "tree", "find", "depth", "diff", "diff_content", "targets", "beam", "beam_source", "beam_target"]),
+      expect.arrayContaining([
+        "target",
+        "query",
+        "tree",
+        "find",
+        "depth",
+        "diff",
+        "diff_content",
+        "targets",
+        "beam",
+        "beam_source",
+        "beam_target",
+      ]),
     );
     // ~4 characters per token: well under 3k tokens.
     expect(JSON.stringify({ tools }).length).toBeLessThan(8000);

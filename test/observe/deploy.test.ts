@@ -36,15 +36,36 @@ function metricNamesIn(expr: string): string[] {
   const withoutStrings = expr.replace(/"[^"]*"/g, '""').replace(/\{[^}]*\}/g, "{}");
   const idents = withoutStrings.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
   const promql = new Set([
-    "sum", "by", "rate", "histogram_quantile", "le", "mode", "scalar", "clamp_min", "count", "job", "reason",
-    "instance", "without", "avg", "max", "min", "e", "state", "host", "outcome",
+    "sum",
+    "by",
+    "rate",
+    "histogram_quantile",
+    "le",
+    "mode",
+    "scalar",
+    "clamp_min",
+    "count",
+    "job",
+    "reason",
+    "instance",
+    "without",
+    "avg",
+    "max",
+    "min",
+    "e",
+    "state",
+    "host",
+    "outcome",
   ]);
   return idents.filter((i) => !promql.has(i) && !/^\d/.test(i) && (i.includes("_") || i === "up"));
 }
 
 describe("deploy/prometheus/alerts.yml", () => {
   const doc = parse(readFileSync(ALERTS, "utf8")) as {
-    groups: Array<{ name: string; rules: Array<{ alert: string; expr: string; labels: { severity: string } }> }>;
+    groups: Array<{
+      name: string;
+      rules: Array<{ alert: string; expr: string; labels: { severity: string } }>;
+    }>;
   };
   const rules = doc.groups.flatMap((g) => g.rules);
 
@@ -78,10 +99,14 @@ describe("deploy/prometheus/alerts.yml", () => {
 
 describe("deploy/grafana/scout.json", () => {
   it("is a dashboard whose queries name exported metrics", async () => {
-    const dash = JSON.parse(readFileSync(DASHBOARD, "utf8")) as { title: string; panels: Array<{ targets: Array<{ expr: string }> }> };
+    const dash = JSON.parse(readFileSync(DASHBOARD, "utf8")) as {
+      title: string;
+      panels: Array<{ targets: Array<{ expr: string }> }>;
+    };
     expect(dash.title).toBe("Scout MCP");
     const names = await exportedNames();
     expect(dash.panels.length).toBeGreaterThanOrEqual(10);
-    for (const p of dash.panels) for (const t of p.targets) for (const n of metricNamesIn(t.expr)) expect(names).toContain(n);
+    for (const p of dash.panels)
+      for (const t of p.targets) for (const n of metricNamesIn(t.expr)) expect(names).toContain(n);
   });
 });

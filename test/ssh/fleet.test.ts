@@ -36,7 +36,12 @@ describe("single-flight connect", () => {
   it("500 concurrent cold reads share one connection", async () => {
     const proxy = await lab.proxy(0);
     const obs = countingObserver();
-    const fleet = makeFleet(lab, [{ alias: "p", port: proxy.port, expectedKey: lab.hosts[0]!.hostKeyPublic }], {}, obs);
+    const fleet = makeFleet(
+      lab,
+      [{ alias: "p", port: proxy.port, expectedKey: lab.hosts[0]!.hostKeyPublic }],
+      {},
+      obs,
+    );
     try {
       const host = fleet.host("p");
       const results = await Promise.all(
@@ -76,7 +81,11 @@ describe("single-flight connect", () => {
   it("10 cold hosts behind 15 ms proxies connect in parallel, not one after another", async () => {
     const proxies = await Promise.all(Array.from({ length: 10 }, () => lab.proxy(0, { latencyMs: 15 })));
     const obs = countingObserver();
-    const hosts = proxies.map((p, i) => ({ alias: `slow-${i}`, port: p.port, expectedKey: lab.hosts[0]!.hostKeyPublic }));
+    const hosts = proxies.map((p, i) => ({
+      alias: `slow-${i}`,
+      port: p.port,
+      expectedKey: lab.hosts[0]!.hostKeyPublic,
+    }));
     const fleet = makeFleet(lab, hosts, {}, obs);
     try {
       await Promise.all(hosts.map((h) => fleet.host(h.alias).withSftp(({ sftp }) => stat(sftp, file))));
@@ -175,7 +184,9 @@ describe("global cap and eviction", () => {
 describe("channels", () => {
   it("40 concurrent commands on one host (MaxSessions 10) all succeed", async () => {
     const proxy = await lab.proxy(0);
-    const fleet = makeFleet(lab, [{ alias: "busy", port: proxy.port, expectedKey: lab.hosts[0]!.hostKeyPublic }]);
+    const fleet = makeFleet(lab, [
+      { alias: "busy", port: proxy.port, expectedKey: lab.hosts[0]!.hostKeyPublic },
+    ]);
     try {
       const host = fleet.host("busy");
       const results = await Promise.all(
@@ -221,7 +232,9 @@ describe("channels", () => {
 describe("failures", () => {
   it("a cut connection is replaced transparently for reads", async () => {
     const proxy = await lab.proxy(0);
-    const fleet = makeFleet(lab, [{ alias: "cut", port: proxy.port, expectedKey: lab.hosts[0]!.hostKeyPublic }]);
+    const fleet = makeFleet(lab, [
+      { alias: "cut", port: proxy.port, expectedKey: lab.hosts[0]!.hostKeyPublic },
+    ]);
     try {
       const host = fleet.host("cut");
       expect(await host.withSftp(({ sftp }) => readFile(sftp, file))).toBe("hello from the fleet\n");
@@ -292,10 +305,16 @@ describe("failures", () => {
   it("marks a host down after repeated connect failures and says when it retries", async () => {
     const proxy = await lab.proxy(0);
     proxy.refuse = true;
-    const fleet = makeFleet(lab, [{ alias: "flaky", port: proxy.port, expectedKey: lab.hosts[0]!.hostKeyPublic }], {}, {}, {
-      failureThreshold: 2,
-      backoffBaseMs: 800,
-    });
+    const fleet = makeFleet(
+      lab,
+      [{ alias: "flaky", port: proxy.port, expectedKey: lab.hosts[0]!.hostKeyPublic }],
+      {},
+      {},
+      {
+        failureThreshold: 2,
+        backoffBaseMs: 800,
+      },
+    );
     try {
       const host = fleet.host("flaky");
       for (let i = 0; i < 2; i++) {
