@@ -5,12 +5,12 @@
  */
 import { EventEmitter } from "node:events";
 import { watch, type FSWatcher } from "node:fs";
-import { dirname, basename } from "node:path";
+import { join } from "node:path";
 import { ScoutError } from "../errors.js";
 import type { HostConfig } from "./host.js";
 import { makeHostFilter } from "./host-filter.js";
 import type { Settings } from "./settings.js";
-import { loadSshConfig, type SshConfigResolver } from "./ssh-config.js";
+import { loadSshConfig, type LoadedSshConfig } from "./ssh-config.js";
 
 export interface RegistryOptions {
   watch?: boolean;
@@ -20,9 +20,9 @@ export interface RegistryOptions {
 export class HostRegistry extends EventEmitter<{ change: [hosts: HostConfig[]] }> {
   private hosts: HostConfig[] = [];
   private byAlias = new Map<string, HostConfig>();
-  private resolver: SshConfigResolver | undefined;
+  private loaded: LoadedSshConfig | undefined;
   private watchers: FSWatcher[] = [];
-  private watchedFiles = new Set<string>();
+  private watchedDirsKey = "";
   private debounce: NodeJS.Timeout | undefined;
   private readonly allowed: (alias: string) => boolean;
   private closed = false;
@@ -74,38 +74,36 @@ export class HostRegistry extends EventEmitter<{ change: [hosts: HostConfig[]] }
       .filter((h) => this.allowed(h.alias))
       .sort((a, b) => a.alias.localeCompare(b.alias));
     const changed = JSON.stringify(hosts) !== JSON.stringify(this.hosts);
-    this.resolver = loaded.resolver;
+    this.loaded = loaded;
     this.hosts = hosts;
     this.byAlias = new Map(hosts.map((h) => [h.alias, h]));
-    if (this.options.watch) this.watchFiles([this.settings.sshConfigPath, ...loaded.files]);
+    if (this.options.watch) this.watchDirs(loaded.watchDirs);
     if (changed && this.loadedOnce) this.emit("change", hosts);
     this.loadedOnce = true;
   }
 
-  /** Watches the directories of the files (editors replace files, which a file watch misses). */
-  private watchFiles(files: string[]): void {
+  /**
+   * Watches the directories that can change the result (editors replace files, which a file watch
+   * misses; Include globs can gain files); only events for paths that matter trigger a reload.
+   */
+  private watchDirs(dirs: string[]): void {
     if (this.closed) return;
-    const dirs = new Map<string, Set<string>>();
-    for (const f of files) {
-      const d = dirname(f);
-      if (!dirs.has(d)) dirs.set(d, new Set());
-      dirs.get(d)?.add(basename(f));
-    }
-    const key = JSON.stringify([...dirs.entries()].map(([d, s]) => [d, [...s].sort()]).sort());
-    if (this.watchedFiles.has(key)) return;
+    const key = JSON.stringify([...dirs].sort());
+    if (key === this.watchedDirsKey) return;
     for (const w of this.watchers) w.close();
     this.watchers = [];
-    this.watchedFiles = new Set([key]);
-    for (const [dir, names] of dirs) {
+    this.watchedDirsKey = key;
+    for (const dir of dirs) {
       try {
         const w = watch(dir, { persistent: false }, (_event, name) => {
-          if (name && !names.has(name.toString())) return;
+          if (name && this.loaded && !this.loaded.affects(join(dir, name.toString()))) return;
           this.scheduleReload();
         });
         w.on("error", () => {});
         this.watchers.push(w);
       } catch {
-        this.options.log?.("warn", `Cannot watch ${dir} for ssh config changes`);
+        // A missing directory (e.g. an Include glob root that does not exist yet) is not an error.
+        this.options.log?.("info", `Cannot watch ${dir} for ssh config changes`);
       }
     }
   }

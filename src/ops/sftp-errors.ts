@@ -1,32 +1,196 @@
-/** Maps ssh2 SFTP status errors to ScoutErrors that say what happened. */
-import { ScoutError } from "../errors.js";
+/**
+ * SFTP status codes → ScoutErrors that say what happened, and the promise wrappers over ssh2's
+ * callback-style SFTP calls that every operation uses (so every failure goes through the mapping).
+ */
+import type { FileEntryWithStats, SFTPWrapper, Stats } from "ssh2";
+import { ScoutError, abortError } from "../errors.js";
 
-const NO_SUCH_FILE = 2;
-const PERMISSION_DENIED = 3;
+/** SSH_FX_* status codes (draft-ietf-secsh-filexfer-02); ssh2 puts them on `err.code`. */
+export const SFTP_STATUS = {
+  OK: 0,
+  EOF: 1,
+  NO_SUCH_FILE: 2,
+  PERMISSION_DENIED: 3,
+  FAILURE: 4,
+  BAD_MESSAGE: 5,
+  NO_CONNECTION: 6,
+  CONNECTION_LOST: 7,
+  OP_UNSUPPORTED: 8,
+} as const;
 
+function statusOf(e: unknown): number | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+/** Whether `e` (raw or mapped) means "no such file". */
+export function isNotFound(e: unknown): boolean {
+  return e instanceof ScoutError ? e.code === "not-found" : statusOf(e) === SFTP_STATUS.NO_SUCH_FILE;
+}
+
+/**
+ * Maps an ssh2 SFTP error for `path` to a ScoutError. `action` completes "cannot … path"
+ * ("read", "list", "open", …). ScoutErrors pass through unchanged.
+ */
 export function sftpError(e: unknown, path: string, action: string): ScoutError {
   if (e instanceof ScoutError) return e;
-  const code = (e as { code?: unknown }).code;
   const message = e instanceof Error ? e.message : String(e);
-  if (code === NO_SUCH_FILE || /no such file/i.test(message)) {
-    return new ScoutError("not-found", `Path not found: ${path}`, { cause: e });
+  switch (statusOf(e)) {
+    case SFTP_STATUS.NO_SUCH_FILE:
+      return new ScoutError("not-found", `Path not found: ${path}`, {
+        hint: "Check the path; list the parent directory to see what is there",
+        cause: e,
+      });
+    case SFTP_STATUS.PERMISSION_DENIED:
+      return new ScoutError("permission-denied", `Permission denied: cannot ${action} ${path}`, {
+        hint: "The remote user lacks access; use a readable path or another host user",
+        cause: e,
+      });
+    case SFTP_STATUS.NO_CONNECTION:
+    case SFTP_STATUS.CONNECTION_LOST:
+      return new ScoutError("connection-lost", `Connection lost while trying to ${action} ${path}`, {
+        hint: "Retry; the connection will be re-established",
+        cause: e,
+      });
+    case SFTP_STATUS.OP_UNSUPPORTED:
+      return new ScoutError("io", `Cannot ${action} ${path}: the SFTP server does not support it`, {
+        cause: e,
+      });
+    case SFTP_STATUS.FAILURE:
+    case SFTP_STATUS.BAD_MESSAGE:
+      return new ScoutError("io", `Cannot ${action} ${path}: ${message}`, { cause: e });
   }
-  if (code === PERMISSION_DENIED || /permission denied/i.test(message)) {
-    return new ScoutError("permission-denied", `Permission denied: cannot ${action} ${path}`, {
-      hint: "The remote user lacks access; use a readable path or another host user",
+  // ssh2 fails pending requests with plain Errors when the channel or connection goes away.
+  if (/no response from server|not connected|channel (?:closed|not open)|write after end/i.test(message)) {
+    return new ScoutError("connection-lost", `Connection lost while trying to ${action} ${path}`, {
+      hint: "Retry; the connection will be re-established",
       cause: e,
     });
   }
   return new ScoutError("io", `Cannot ${action} ${path}: ${message}`, { cause: e });
 }
 
-/** Promise wrapper for ssh2's callback-style SFTP calls, with error mapping. */
+/** Throws the signal's reason as a ScoutError when it has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw abortError(signal, what);
+}
+
+/** Promise wrapper for one ssh2 SFTP call, with error mapping. */
 export function sftpCall<T>(
   path: string,
   action: string,
-  fn: (cb: (err: Error | null | undefined, v: T) => void) => void,
+  fn: (cb: (err: Error | null | undefined, value: T) => void) => void,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    fn((err, v) => (err ? reject(sftpError(err, path, action)) : resolve(v)));
+    try {
+      fn((err, value) => (err ? reject(sftpError(err, path, action)) : resolve(value)));
+    } catch (e) {
+      // ssh2 throws synchronously when the SFTP channel is already closed.
+      reject(sftpError(e, path, action));
+    }
   });
+}
+
+export const sftpStat = (sftp: SFTPWrapper, p: string): Promise<Stats> =>
+  sftpCall<Stats>(p, "stat", (cb) => sftp.stat(p, cb));
+
+export const sftpLstat = (sftp: SFTPWrapper, p: string): Promise<Stats> =>
+  sftpCall<Stats>(p, "stat", (cb) => sftp.lstat(p, cb));
+
+export const sftpOpen = (sftp: SFTPWrapper, p: string, flags: "r" | "w", mode?: number): Promise<Buffer> =>
+  sftpCall<Buffer>(p, flags === "r" ? "open" : "create", (cb) =>
+    mode === undefined ? sftp.open(p, flags, cb) : sftp.open(p, flags, { mode }, cb),
+  );
+
+/** Closes a handle without waiting for the reply (saves a round trip); errors are irrelevant. */
+export function closeQuietly(sftp: SFTPWrapper, handle: Buffer): void {
+  try {
+    sftp.close(handle, () => {});
+  } catch {
+    // channel already gone: the server dropped the handle with it
+  }
+}
+
+export const sftpClose = (sftp: SFTPWrapper, handle: Buffer, p: string): Promise<void> =>
+  sftpCall<void>(p, "close", (cb) => sftp.close(handle, (err) => cb(err, undefined)));
+
+/**
+ * One READ request: resolves with the bytes read into `buf` at `off` (0 at end of file). A read
+ * may return fewer bytes than asked; callers continue from where it stopped.
+ */
+export const sftpRead = (
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  buf: Buffer,
+  off: number,
+  len: number,
+  pos: number,
+  p: string,
+): Promise<number> =>
+  sftpCall<number>(p, "read", (cb) => sftp.read(handle, buf, off, len, pos, (err, n) => cb(err, n)));
+
+export const sftpWrite = (
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  buf: Buffer,
+  len: number,
+  pos: number,
+  p: string,
+): Promise<void> =>
+  sftpCall<void>(p, "write", (cb) => sftp.write(handle, buf, 0, len, pos, (err) => cb(err, undefined)));
+
+export const sftpOpendir = (sftp: SFTPWrapper, p: string): Promise<Buffer> =>
+  sftpCall<Buffer>(p, "list", (cb) => sftp.opendir(p, cb));
+
+/** One READDIR batch; `undefined` at the end of the directory. "." and ".." are dropped. */
+export function sftpReaddirBatch(
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  p: string,
+): Promise<FileEntryWithStats[] | undefined> {
+  return new Promise((resolve, reject) => {
+    try {
+      sftp.readdir(handle, (err, list) => {
+        if (err) {
+          if (statusOf(err) === SFTP_STATUS.EOF) resolve(undefined);
+          else reject(sftpError(err, p, "list"));
+          return;
+        }
+        resolve(list as FileEntryWithStats[]);
+      });
+    } catch (e) {
+      reject(sftpError(e, p, "list"));
+    }
+  });
+}
+
+export const sftpReadlink = (sftp: SFTPWrapper, p: string): Promise<string> =>
+  sftpCall<string>(p, "read the link", (cb) => sftp.readlink(p, cb));
+
+export const sftpRealpath = (sftp: SFTPWrapper, p: string): Promise<string> =>
+  sftpCall<string>(p, "resolve", (cb) => sftp.realpath(p, cb));
+
+export const sftpUnlink = (sftp: SFTPWrapper, p: string): Promise<void> =>
+  sftpCall<void>(p, "remove", (cb) => sftp.unlink(p, (err) => cb(err, undefined)));
+
+/** Renames over an existing target atomically where the server has posix-rename@openssh.com. */
+export async function sftpReplace(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+  let posixRename = true;
+  try {
+    await sftpCall<void>(to, "rename onto", (cb) =>
+      sftp.ext_openssh_rename(from, to, (err) => cb(err, undefined)),
+    );
+    return;
+  } catch (e) {
+    // ssh2 throws "Server does not support this extended request" synchronously (mapped to io).
+    if (!(e instanceof ScoutError && e.code === "io" && /does not support/i.test(e.message))) throw e;
+    posixRename = false;
+  }
+  if (!posixRename) {
+    // Plain SFTP rename refuses to replace: remove the target first (not atomic, but the best v3 allows).
+    await sftpUnlink(sftp, to).catch((e: unknown) => {
+      if (!isNotFound(e)) throw e;
+    });
+    await sftpCall<void>(to, "rename onto", (cb) => sftp.rename(from, to, (err) => cb(err, undefined)));
+  }
 }

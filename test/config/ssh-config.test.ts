@@ -1,0 +1,287 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { isScoutError } from "../../src/errors.js";
+import { makeHostFilter } from "../../src/config/host-filter.js";
+import { resolveIdentities } from "../../src/config/identities.js";
+import { KnownHosts, fingerprint, keyscanLine, verifyHostKey } from "../../src/config/known-hosts.js";
+import { HostRegistry } from "../../src/config/registry.js";
+import { settingsWith } from "../../src/config/settings.js";
+import { loadSshConfig, parseSshConfigText } from "../../src/config/ssh-config.js";
+import type { HostConfig } from "../../src/config/host.js";
+
+const ctx = { localUser: "me", home: "/home/me" };
+
+function hostsOf(text: string) {
+  return parseSshConfigText(text, ctx).hosts;
+}
+
+describe("ssh_config parsing", () => {
+  it("resolves Host blocks with first-value-wins and Host * defaults; wildcards are not listed", () => {
+    const hosts = hostsOf(`
+Host web1 web2
+  HostName %h.example.com
+  User deploy
+Host web1
+  User ignored-because-first-wins
+  Port 2222
+Host *.internal db?
+  User admin
+Host *
+  User fallback
+  Port 22
+  IdentityFile ~/.ssh/id_%r_%h
+`);
+    expect(hosts.map((h) => h.alias)).toEqual(["web1", "web2"]);
+    const web1 = hosts[0]!;
+    expect(web1).toMatchObject({ hostname: "web1.example.com", user: "deploy", port: 2222 });
+    expect(web1.identityFiles).toEqual(["/home/me/.ssh/id_deploy_web1.example.com"]);
+    expect(hosts[1]).toMatchObject({ hostname: "web2.example.com", port: 22 });
+  });
+
+  it("defaults HostName to the alias and User to the local user; Key=Value form; IdentitiesOnly", () => {
+    const [h] = hostsOf("Host box\n  Port=2200\n  IdentitiesOnly yes\n  IdentityFile %d/k_%u\n");
+    expect(h).toMatchObject({ alias: "box", hostname: "box", user: "me", port: 2200, identitiesOnly: true });
+    expect(h!.identityFiles).toEqual(["/home/me/k_me"]);
+  });
+
+  it("honors negated patterns", () => {
+    const hosts = hostsOf("Host a b\n  HostName x\nHost * !b\n  User special\n");
+    expect(hosts.find((h) => h.alias === "a")!.user).toBe("special");
+    expect(hosts.find((h) => h.alias === "b")!.user).toBe("me");
+  });
+
+  it("warns and uses 22 for an invalid port", () => {
+    const r = parseSshConfigText("Host a\n  Port nope\n", ctx);
+    expect(r.hosts[0]!.port).toBe(22);
+    expect(r.warnings.join()).toMatch(/invalid Port/);
+  });
+
+  it("resolves ProxyJump chains through the config, with loops guarded", () => {
+    const hosts = hostsOf(`
+Host bastion
+  HostName 10.0.0.1
+  User jump
+  Port 2022
+Host inner
+  HostName 10.0.0.2
+  ProxyJump bastion
+Host deep
+  HostName 10.0.0.3
+  ProxyJump inner,ops@other:2200
+Host direct
+  ProxyJump none
+Host loop1
+  ProxyJump loop2
+Host loop2
+  ProxyJump loop1
+`);
+    const inner = hosts.find((h) => h.alias === "inner")!;
+    expect(inner.proxyJump.map((j) => [j.alias, j.hostname, j.user, j.port])).toEqual([
+      ["bastion", "10.0.0.1", "jump", 2022],
+    ]);
+    const deep = hosts.find((h) => h.alias === "deep")!;
+    expect(deep.proxyJump.map((j) => j.alias)).toEqual(["bastion", "inner", "other"]);
+    expect(deep.proxyJump[2]).toMatchObject({ user: "ops", port: 2200 });
+    expect(hosts.find((h) => h.alias === "direct")!.proxyJump).toEqual([]);
+    // A ProxyJump loop can never connect: the hosts are left out with a warning naming the loop.
+    expect(hosts.find((h) => h.alias === "loop1")).toBeUndefined();
+    const { warnings } = parseSshConfigText("Host loop1\n  ProxyJump loop2\nHost loop2\n  ProxyJump loop1\n");
+    expect(warnings.join("\n")).toMatch(/ProxyJump loop: loop1 → loop2 → loop1/);
+  });
+
+  it("follows Include (relative to ~/.ssh, globs, nested, loops) and reports the files read", async () => {
+    const home = mkdtempSync(join(tmpdir(), "scout-home-"));
+    mkdirSync(join(home, ".ssh", "conf.d"), { recursive: true });
+    writeFileSync(
+      join(home, ".ssh", "config"),
+      "Include conf.d/*.conf\nHost main\n  HostName main.example\n",
+    );
+    writeFileSync(
+      join(home, ".ssh", "conf.d", "a.conf"),
+      "Include ~/.ssh/conf.d/nested.inc\nHost a\n  HostName a.example\nInclude ~/.ssh/conf.d/scoped.inc\n",
+    );
+    // As in OpenSSH, a file included inside a Host block is read with that block's activity: its
+    // own Host lines can never match, so "s" is not a usable host.
+    writeFileSync(join(home, ".ssh", "conf.d", "scoped.inc"), "Host s\n  HostName s.example\n");
+    writeFileSync(join(home, ".ssh", "conf.d", "b.conf"), "Host b\n  HostName b.example\n");
+    writeFileSync(
+      join(home, ".ssh", "conf.d", "nested.inc"),
+      "Host n\n  HostName n.example\nInclude ~/.ssh/config\n",
+    );
+    const r = await loadSshConfig(join(home, ".ssh", "config"), { home, localUser: "me" });
+    expect(r.hosts.map((h) => h.alias).sort()).toEqual(["a", "b", "main", "n"]);
+    expect(r.files.length).toBe(5);
+    expect(r.warnings.join()).toMatch(/loop/);
+  });
+
+  it("a missing config gives zero hosts and a warning", async () => {
+    const r = await loadSshConfig("/nonexistent/ssh_config");
+    expect(r.hosts).toEqual([]);
+    expect(r.warnings[0]).toMatch(/ssh config \/nonexistent\/ssh_config does not exist/);
+  });
+
+  it("parses 1000 hosts quickly (printed, not asserted)", () => {
+    const text = Array.from(
+      { length: 1000 },
+      (_, i) => `Host server-${i}\n  HostName server-${i}.example.com\n  User deploy\n`,
+    ).join("");
+    const t = performance.now();
+    expect(hostsOf(text)).toHaveLength(1000);
+    console.log(`parsed 1000 hosts in ${(performance.now() - t).toFixed(1)} ms`);
+  });
+});
+
+describe("host filter", () => {
+  it("allow globs, deny wins, empty allow allows all", () => {
+    const f = makeHostFilter(["web*", "db-1"], ["web-test*"]);
+    expect(["web1", "web-test2", "db-1", "db-2"].filter(f)).toEqual(["web1", "db-1"]);
+    expect(["x", "y"].filter(makeHostFilter([], ["y"]))).toEqual(["x"]);
+  });
+});
+
+function genKey(dir: string, name: string, passphrase = ""): { priv: string; pubLine: string; blob: Buffer } {
+  const priv = join(dir, name);
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-f", priv, "-C", ""]);
+  const pubLine = readFileSync(priv + ".pub", "utf8").trim();
+  return { priv, pubLine, blob: Buffer.from(pubLine.split(" ")[1]!, "base64") };
+}
+
+function host(over: Partial<HostConfig> = {}): HostConfig {
+  return {
+    alias: "h",
+    hostname: "example.org",
+    port: 22,
+    user: "u",
+    identityFiles: [],
+    identitiesOnly: true,
+    proxyJump: [],
+    ...over,
+  };
+}
+
+describe("known_hosts", () => {
+  const dir = mkdtempSync(join(tmpdir(), "scout-kh-"));
+  const k1 = genKey(dir, "k1");
+  const k2 = genKey(dir, "k2");
+
+  it("matches plain, [host]:port, wildcard and comma entries; detects changed and revoked keys", async () => {
+    const file = join(dir, "known_hosts");
+    writeFileSync(
+      file,
+      [
+        `example.org,alias.example ${k1.pubLine}`,
+        `[example.org]:2222 ${k2.pubLine}`,
+        `*.wild.example ${k1.pubLine}`,
+        `@revoked bad.example ${k2.pubLine}`,
+        `bad.example ${k1.pubLine}`,
+        "# comment",
+        "@cert-authority *.example ssh-ed25519 AAAA",
+      ].join("\n"),
+    );
+    const kh = await KnownHosts.load(file);
+    expect(kh.check(["example.org"], 22, k1.blob)).toBe("known");
+    expect(kh.check(["alias.example"], 22, k1.blob)).toBe("known");
+    expect(kh.check(["example.org"], 2222, k2.blob)).toBe("known");
+    expect(kh.check(["example.org"], 2222, k1.blob)).toBe("changed");
+    expect(kh.check(["x.wild.example"], 22, k1.blob)).toBe("known");
+    expect(kh.check(["other.example"], 22, k1.blob)).toBe("unknown");
+    expect(kh.check(["bad.example"], 22, k2.blob)).toBe("revoked");
+  });
+
+  it("reads entries hashed by the real ssh-keygen -H", async () => {
+    const file = join(dir, "hashed");
+    writeFileSync(file, `[127.0.0.1]:2200 ${k1.pubLine}\nhost.example ${k2.pubLine}\n`);
+    execFileSync("ssh-keygen", ["-H", "-f", file], { stdio: "ignore" });
+    expect(readFileSync(file, "utf8")).toMatch(/^\|1\|/);
+    const kh = await KnownHosts.load(file);
+    expect(kh.check(["127.0.0.1"], 2200, k1.blob)).toBe("known");
+    expect(kh.check(["host.example"], 22, k2.blob)).toBe("known");
+    expect(kh.check(["host.example"], 22, k1.blob)).toBe("changed");
+  });
+
+  it("fingerprints like ssh-keygen -lf", () => {
+    const out = execFileSync("ssh-keygen", ["-lf", k1.priv + ".pub"], { encoding: "utf8" });
+    expect(out).toContain(fingerprint(k1.blob));
+    expect(keyscanLine("example.org", 2222, k1.blob)).toBe(`[example.org]:2222 ${k1.pubLine}`);
+  });
+
+  it("strict mode refuses unknown keys with the keyscan line; accept-new appends; changed is always refused", async () => {
+    const file = join(dir, "kh-modes");
+    writeFileSync(file, "");
+    const known = await KnownHosts.load(file);
+    const base = { known, knownHostsPath: file, host: host({ port: 2200 }) };
+    const strict = await verifyHostKey({ ...base, mode: "true", key: k1.blob }).catch((e: unknown) => e);
+    expect(isScoutError(strict, "host-key-unknown")).toBe(true);
+    expect((strict as { userText: string }).userText).toContain("ssh-keyscan -p 2200 example.org");
+    await verifyHostKey({ ...base, mode: "accept-new", key: k1.blob });
+    expect(readFileSync(file, "utf8")).toContain(`[example.org]:2200 ${k1.pubLine}`);
+    await verifyHostKey({ ...base, mode: "true", key: k1.blob });
+    const changed = await verifyHostKey({ ...base, mode: "accept-new", key: k2.blob }).catch(
+      (e: unknown) => e,
+    );
+    expect(isScoutError(changed, "host-key-changed")).toBe(true);
+    const warnings: string[] = [];
+    await verifyHostKey({ ...base, mode: "false", key: k2.blob, warn: (m) => warnings.push(m) });
+    expect(warnings[0]).toMatch(/changed/);
+  });
+});
+
+describe("identities", () => {
+  const dir = mkdtempSync(join(tmpdir(), "scout-ids-"));
+  mkdirSync(join(dir, ".ssh"));
+  const configured = genKey(dir, "configured");
+  genKey(join(dir, ".ssh"), "id_ed25519");
+  const encrypted = genKey(dir, "encrypted", "secret");
+
+  it("configured keys first, then default keys unless IdentitiesOnly, then the agent", async () => {
+    const r = await resolveIdentities(host({ identityFiles: [configured.priv], identitiesOnly: false }), {
+      home: dir,
+      agentSocket: "/tmp/agent.sock",
+    });
+    expect(r.keys.map((k) => k.path)).toEqual([configured.priv, join(dir, ".ssh", "id_ed25519")]);
+    expect(r.agent).toBe("/tmp/agent.sock");
+    const only = await resolveIdentities(host({ identityFiles: [configured.priv], identitiesOnly: true }), {
+      home: dir,
+      agentSocket: undefined,
+    });
+    expect(only.keys.map((k) => k.path)).toEqual([configured.priv]);
+  });
+
+  it("an encrypted key without a passphrase source gives a clear error", async () => {
+    const e = await resolveIdentities(host({ identityFiles: [encrypted.priv, join(dir, "missing")] }), {
+      home: dir,
+      agentSocket: undefined,
+    }).catch((x: unknown) => x);
+    expect(isScoutError(e, "key-unusable")).toBe(true);
+    expect((e as Error).message).toMatch(
+      /is encrypted and Scout has no passphrase for it: add it to ssh-agent/,
+    );
+    expect((e as Error).message).toMatch(/does not exist/);
+  });
+});
+
+describe("host registry", () => {
+  it("applies allow/deny, explains unknown hosts, and follows file changes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scout-reg-"));
+    const cfg = join(dir, "config");
+    writeFileSync(cfg, "Host web1 web2 db1\n  User u\n");
+    const reg = await HostRegistry.open(
+      settingsWith({ sshConfigPath: cfg, allowHosts: ["web*", "db*"], denyHosts: ["web2"] }),
+      { watch: true },
+    );
+    try {
+      expect(reg.list().map((h) => h.alias)).toEqual(["db1", "web1"]);
+      expect(() => reg.require("nope")).toThrow("Unknown host 'nope'. Available: db1, web1");
+      const changed = new Promise<string[]>((resolve) =>
+        reg.once("change", (hosts) => resolve(hosts.map((h) => h.alias))),
+      );
+      writeFileSync(cfg, "Host web1 web3\n  User u\n");
+      await expect(changed).resolves.toEqual(["web1", "web3"]);
+    } finally {
+      reg.close();
+    }
+  });
+});
