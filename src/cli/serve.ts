@@ -4,16 +4,19 @@
  */
 import type { Settings } from "../config/settings.js";
 import { createApp, type ScoutApp } from "../app.js";
-import { createMcpServer } from "../mcp/server.js";
+import { createMcpServer, type ServerHooks } from "../mcp/server.js";
+import { ScoutError } from "../errors.js";
+import { setMaxListeners } from "node:events";
 import { createLogger, type Logger } from "../observe/log.js";
 import { startHttpTransport, type HttpTransportHandle } from "../transport/http.js";
 import { startStdioTransport } from "../transport/stdio.js";
-import type { ResourceCatalog } from "../mcp/resources.js";
+import type { ResourceCallInfo, ResourceCatalog } from "../mcp/resources.js";
 import { ScoutMetrics } from "../observe/metrics.js";
 import { AuditLog } from "../guard/audit.js";
 import { CallGuard } from "../guard/call-guard.js";
 import { apiKeyOf, isLoopbackAddress, keyHash, makeHttpGate } from "../guard/http-gate.js";
-import { createServer as createPlainHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { startMetricsEndpoint, type MetricsEndpoint } from "../observe/metrics-http.js";
 
 export interface RunningServer {
   app: ScoutApp;
@@ -24,6 +27,79 @@ export interface RunningServer {
 }
 
 const SHUTDOWN_GRACE_MS = 3000;
+/** Extra time, after the grace, for the kills of cancelled commands to reach their hosts. */
+const KILL_GRACE_MS = 2000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/**
+ * Tracks tool calls and resource reads in flight so that a shutdown can cancel them all (with
+ * "Scout is shutting down") and wait for their answers, instead of cutting the sessions under them.
+ */
+class CallDrain {
+  private readonly stop = new AbortController();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  readonly hooks: ServerHooks;
+
+  constructor(inner: ServerHooks) {
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      this.inFlight.add(p);
+      const forget = () => this.inFlight.delete(p);
+      p.then(forget, forget);
+      return p;
+    };
+    // One listener per call on the shared stop signal (removed when the call ends); a plain
+    // controller rather than AbortSignal.any, whose result only weakly references its sources.
+    setMaxListeners(0, this.stop.signal);
+    const linked = <T>(signal: AbortSignal, run: (s: AbortSignal) => Promise<T>): Promise<T> => {
+      const c = new AbortController();
+      const onStop = () => c.abort(this.stop.signal.reason);
+      const onCall = () => c.abort(signal.reason);
+      if (this.stop.signal.aborted) onStop();
+      else if (signal.aborted) onCall();
+      this.stop.signal.addEventListener("abort", onStop, { once: true });
+      signal.addEventListener("abort", onCall, { once: true });
+      const p = run(c.signal);
+      const cleanup = () => {
+        this.stop.signal.removeEventListener("abort", onStop);
+        signal.removeEventListener("abort", onCall);
+      };
+      p.then(cleanup, cleanup);
+      return track(p);
+    };
+    const aroundTool = inner.aroundTool;
+    const around = inner.around;
+    this.hooks = {
+      ...(aroundTool
+        ? {
+            aroundTool: (call, run) => linked(call.signal, (signal) => aroundTool({ ...call, signal }, run)),
+          }
+        : {}),
+      ...(around
+        ? {
+            around: <T>(
+              info: ResourceCallInfo,
+              fn: (signal: AbortSignal) => Promise<T>,
+              signal: AbortSignal,
+            ) => linked(signal, (s) => around(info, fn, s)),
+          }
+        : {}),
+    };
+  }
+
+  /** Cancels every call in flight (and any that still arrives) and waits up to `ms` for them. */
+  async cancelAll(ms: number): Promise<void> {
+    this.stop.abort(new ScoutError("aborted", "Scout is shutting down", { hint: "Retry the call later" }));
+    await Promise.race([Promise.allSettled([...this.inFlight]), sleep(ms)]);
+  }
+}
+
+/** Waits until no SSH channel is busy, e.g. the kills of cancelled commands' process groups. */
+async function waitUntilQuiet(app: ScoutApp, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  const busy = () => app.fleet.stats().hosts.some((h) => h.idle < h.connections || h.connecting > 0);
+  while (busy() && performance.now() < deadline) await sleep(20);
+}
 
 export async function serve(
   settings: Settings,
@@ -46,7 +122,8 @@ export async function serve(
   built.app = app;
   const audit = settings.auditLog ? await AuditLog.open(settings.auditLog, log) : undefined;
   const guard = new CallGuard({ settings, log, metrics, ...(audit ? { audit } : {}) });
-  const hooks = guard.hooks();
+  const drain = new CallDrain(guard.hooks());
+  const hooks = drain.hooks;
   const serveMetrics = async (_req: IncomingMessage, res: ServerResponse) => {
     const known = new Set(app.registry.list().map((h) => h.alias));
     metrics.setHostStatus(
@@ -62,7 +139,7 @@ export async function serve(
   });
 
   let http: HttpTransportHandle | undefined;
-  let metricsServer: ReturnType<typeof createPlainHttpServer> | undefined;
+  let metricsServer: MetricsEndpoint | undefined;
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((r) => (resolveDone = r));
   let stopping: Promise<void> | undefined;
@@ -70,11 +147,17 @@ export async function serve(
   const shutdown = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       log.info({ reason }, "shutting down");
-      const grace = new Promise<void>((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref());
-      await Promise.race([http?.close() ?? Promise.resolve(), grace]);
+      const deadline = performance.now() + SHUTDOWN_GRACE_MS;
+      const remaining = () => Math.max(0, deadline - performance.now());
+      // 1. No new work; 2. calls in flight are cancelled (their remote processes killed) and their
+      // error results still reach the clients; 3. then sessions and SSH close.
+      http?.stopAccepting();
+      await drain.cancelAll(remaining());
+      await waitUntilQuiet(app, remaining() + KILL_GRACE_MS);
+      await Promise.race([http?.close() ?? Promise.resolve(), sleep(remaining())]);
       await app.close();
       await audit?.close();
-      metricsServer?.close();
+      await metricsServer?.close();
       log.info("stopped");
       log.flush?.();
       resolveDone();
@@ -90,17 +173,24 @@ export async function serve(
       readOnly: settings.readOnly,
     });
     catalogs.add(catalog);
+    // Metrics first: a port already in use must fail the start, not a running session.
+    if (settings.metricsPort !== undefined) {
+      metricsServer = await startMetricsEndpoint({
+        port: settings.metricsPort,
+        serveMetrics,
+        onError: (e) => log.error({ error: String(e) }, "GET /metrics failed"),
+      }).catch(async (e: unknown) => {
+        await app.close();
+        await audit?.close();
+        throw e;
+      });
+    }
     const stdio = await startStdioTransport(mcp);
     void stdio.closed.then(() => shutdown("stdin closed"));
-    if (settings.metricsPort !== undefined) {
-      metricsServer = createPlainHttpServer((req, res) => {
-        if (req.url?.startsWith("/metrics")) void serveMetrics(req, res);
-        else res.writeHead(404).end();
-      });
-      await new Promise<void>((r) => metricsServer?.listen(settings.metricsPort, "127.0.0.1", () => r()));
-      metricsServer.unref();
-    }
-    log.info({ hosts: app.registry.list().length }, "serving MCP on stdio");
+    log.info(
+      { hosts: app.registry.list().length, ...(metricsServer ? { metrics: metricsServer.url } : {}) },
+      "serving MCP on stdio",
+    );
   } else {
     http = await startHttpTransport({
       host: settings.httpHost,

@@ -13,6 +13,12 @@ export interface HostConfig {
   proxyJump: HostConfig[];
   /** Name under which the host key is looked up in known_hosts (`HostKeyAlias`), if set. */
   hostKeyAlias?: string;
+  /**
+   * Set when the config entry can never connect (a ProxyJump loop, an unparsable ProxyJump, a chain
+   * too long): the host stays listed so that using it says why, and every connection attempt fails
+   * with this text as a ScoutError("config") before any network traffic.
+   */
+  configError?: string;
 }
 
 /** "user@hostname:port", as shown in host lists. */

@@ -54,6 +54,10 @@ export interface Settings {
   metricsPort: number | undefined;
   /** Reply to HTTP tool calls with plain JSON instead of an SSE stream. */
   httpJsonResponse: boolean;
+  /** Ask the user (MCP elicitation) before every command and upload; fail closed. */
+  confirmCommands: boolean;
+  /** File holding the password fed to `sudo -S` on stdin for `sudo=true` calls. */
+  sudoPasswordFile: string | undefined;
 }
 
 export type SettingSource = "default" | { env: string };
@@ -387,6 +391,22 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     description: "Answer HTTP tool calls with plain JSON instead of SSE (progress can't stream then)",
     defaultText: "false",
     parse: bool(false),
+  },
+  {
+    key: "confirmCommands",
+    env: "SCOUT_CONFIRM_COMMANDS",
+    description:
+      "Ask the user through MCP elicitation before each command or upload (refused if the client can't)",
+    defaultText: "false",
+    parse: bool(false),
+  },
+  {
+    key: "sudoPasswordFile",
+    env: "SCOUT_SUDO_PASSWORD_FILE",
+    description:
+      "File with the password fed to sudo -S over stdin for sudo=true (policy file may set one per host)",
+    defaultText: "(none: sudo -n)",
+    parse: optionalPath,
   },
 ];
 

@@ -477,12 +477,75 @@ function evaluate(config: ParsedSshConfig, alias: string, preset: { user?: strin
   // `never`: the file was included from a block that is not active (SSHCONF_NEVERMATCH).
   const runFile = (file: ParsedFile, active: boolean, never: boolean): void => {
     if (active) runItems(file.pre, never);
-    for (const s of file.sections) {
-      if (!never && condActive(s.cond)) runItems(s.body, never);
+    if (never) return;
+    // Only the sections that can match this name, in file order (see sectionIndex()).
+    for (const i of candidateSections(file, alias)) {
+      const s = file.sections[i] as ParsedFile["sections"][number];
+      if (condActive(s.cond)) runItems(s.body, never);
     }
   };
   runFile(config.root, true, false);
   return st;
+}
+
+/**
+ * Which sections of a file can apply to a name. A `Host` block whose non-negated patterns are all
+ * literal can only be active for exactly those names, so it is indexed by them; every other block
+ * (wildcards, `Match`) is a candidate for every name. Resolving one alias then visits only its own
+ * blocks plus the wildcard/Match ones, still in file order, instead of the whole config: listing
+ * n hosts is O(n) rather than O(n²) for the usual one-block-per-host config.
+ */
+interface SectionIndex {
+  /** Indices of sections that any name may activate, ascending. */
+  always: number[];
+  /** Literal name → indices of the literal-only Host sections naming it, ascending. */
+  byName: Map<string, number[]>;
+}
+
+const sectionIndexes = new WeakMap<ParsedFile, SectionIndex>();
+
+function sectionIndex(file: ParsedFile): SectionIndex {
+  let idx = sectionIndexes.get(file);
+  if (idx) return idx;
+  idx = { always: [], byName: new Map() };
+  file.sections.forEach((s, i) => {
+    const positive = s.cond.kind === "host" ? s.cond.patterns.filter((p) => !p.negated) : [];
+    if (s.cond.kind !== "host" || positive.some((p) => /[*?]/.test(p.pattern))) {
+      (idx as SectionIndex).always.push(i);
+      return;
+    }
+    // No positive pattern at all ("Host !x"): never active; indexed under no name.
+    for (const name of new Set(positive.map((p) => p.pattern))) {
+      const list = (idx as SectionIndex).byName.get(name);
+      if (list) list.push(i);
+      else (idx as SectionIndex).byName.set(name, [i]);
+    }
+  });
+  sectionIndexes.set(file, idx);
+  return idx;
+}
+
+/** Merges the always-candidates with the name's own sections, in file order. */
+function candidateSections(file: ParsedFile, name: string): number[] {
+  const { always, byName } = sectionIndex(file);
+  const own = byName.get(name);
+  if (!own) return always;
+  if (always.length === 0) return own;
+  const out: number[] = [];
+  let a = 0;
+  let b = 0;
+  while (a < always.length || b < own.length) {
+    const x = always[a];
+    const y = own[b];
+    if (y === undefined || (x !== undefined && x < y)) {
+      out.push(x as number);
+      a++;
+    } else {
+      out.push(y);
+      b++;
+    }
+  }
+  return out;
 }
 
 function expandHostName(value: string, alias: string): string {
@@ -568,29 +631,31 @@ function resolveInternal(
 
   const hostKeyAlias = st.hostKeyAlias?.toLowerCase(); // ssh.c lowercases it for known_hosts lookups.
   const jumpSpec = o.ignoreJump ? undefined : st.proxyJump;
-  const tokens: Record<string, string> = {
-    "%": "%",
-    d: ctx.home,
-    h: hostname,
-    i: String(typeof process.getuid === "function" ? process.getuid() : 0),
-    j: jumpSpec && jumpSpec.toLowerCase() !== "none" ? jumpSpec : "",
-    k: hostKeyAlias ?? alias,
-    l: osHostname(),
-    L: osHostname().split(".")[0] ?? "",
-    n: alias,
-    p: String(port),
-    r: user,
-    u: ctx.localUser,
+  // Tokens are computed on first use: most configs use none, and the local host name, uid and the
+  // %C hash cost system calls and hashing that would dominate listing a thousand hosts.
+  const tokenValues: Record<string, () => string> = {
+    "%": () => "%",
+    d: () => ctx.home,
+    h: () => hostname,
+    i: () => String(typeof process.getuid === "function" ? process.getuid() : 0),
+    j: () => (jumpSpec && jumpSpec.toLowerCase() !== "none" ? jumpSpec : ""),
+    k: () => hostKeyAlias ?? alias,
+    l: () => osHostname(),
+    L: () => osHostname().split(".")[0] ?? "",
+    n: () => alias,
+    p: () => String(port),
+    r: () => user,
+    u: () => ctx.localUser,
+    C: () => createHash("sha1").update(`${osHostname()}${hostname}${port}${user}`).digest("hex"),
   };
-  tokens.C = createHash("sha1").update(`${tokens.l}${hostname}${port}${user}`).digest("hex");
 
   const identityFiles: string[] = [];
   for (const { value, where } of st.identityFiles) {
     if (value.toLowerCase() === "none") continue;
     const expanded = expandTilde(value, ctx.home)
       .replace(/%(.)/g, (m, c: string) => {
-        const t = tokens[c];
-        if (t !== undefined) return t;
+        const t = tokenValues[c];
+        if (t !== undefined) return t();
         warnings.push(
           `Host ${alias}: unknown token ${m} in IdentityFile ${value}${shortWhere(where)}; kept as is`,
         );
@@ -718,7 +783,16 @@ function listHosts(config: ParsedSshConfig, warnings: string[]): HostConfig[] {
       // e.g. "Host a !a", or a Host line in a file included from a block that never matches it.
       if (listed) hosts.push(h);
     } catch (e) {
-      warnings.push(`${e instanceof ScoutError ? e.userText : String(e)}; host ${alias} is not listed`);
+      if (!(e instanceof ScoutError)) throw e;
+      // Still listed, so that an agent using it learns why it cannot connect (not "Unknown host");
+      // the connection layer refuses it with this text. Resolved without its ProxyJump for display.
+      const { listed, ...h } = resolveInternal(config, alias, [], {
+        preset: {},
+        path: [],
+        ignoreJump: true,
+      });
+      warnings.push(`${e.userText}; connections to ${alias} will fail until the config is fixed`);
+      if (listed) hosts.push({ ...h, configError: e.userText });
     }
   }
   return hosts;

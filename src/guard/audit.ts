@@ -14,6 +14,8 @@ export interface AuditRecord {
   host?: string;
   path?: string;
   command?: string;
+  /** The command ran as root through sudo (the password is never recorded). */
+  sudo?: boolean;
   exitCode?: number | null;
   bytes: number;
   durationMs: number;

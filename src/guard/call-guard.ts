@@ -9,6 +9,7 @@ import { ScoutError, abortError, errorMessage } from "../errors.js";
 import type { ScoutMode, ToolOutcome } from "../mcp/scout-tool.js";
 import { modeOf } from "../mcp/scout-tool.js";
 import type { CallInfo, ServerHooks } from "../mcp/server.js";
+import type { ResourceCallInfo } from "../mcp/resources.js";
 import type { Logger } from "../observe/log.js";
 import type { RejectReason, ScoutMetrics } from "../observe/metrics.js";
 import { deadlineSignal, raceSignal } from "../ssh/abort.js";
@@ -146,6 +147,7 @@ export class CallGuard {
       ...(outcome.host ? { host: outcome.host } : {}),
       ...(outcome.path ? { path: outcome.path } : {}),
       ...(outcome.command !== undefined ? { command: outcome.command } : {}),
+      ...(outcome.sudo ? { sudo: true } : {}),
       ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
       bytes,
       durationMs: Math.round(durationMs),
@@ -156,14 +158,19 @@ export class CallGuard {
   }
 
   async resource<T>(
-    info: { uri: string; host?: string },
+    info: ResourceCallInfo,
     fn: (signal: AbortSignal) => Promise<T>,
     signal: AbortSignal,
   ): Promise<T> {
-    const client = "resource";
+    const client = info.client;
     const admitted = await this.admit(client, signal);
     if (typeof admitted !== "function") {
       this.options.metrics?.rejected.inc({ reason: admitted.reason });
+      this.options.metrics?.requests.inc({ mode: "resource", outcome: "rejected" });
+      this.options.log.warn(
+        { client, mode: "resource", uri: info.uri, reason: admitted.reason },
+        `call rejected: ${admitted.error.message}`,
+      );
       throw admitted.error;
     }
     const started = performance.now();
@@ -186,10 +193,15 @@ export class CallGuard {
       const durationMs = performance.now() - started;
       m?.requestDuration.observe({ mode: "resource" }, durationMs / 1000);
       m?.requests.inc({ mode: "resource", outcome: ok ? "ok" : "error" });
-      this.options.log.info(
-        { uri: info.uri, durationMs: Math.round(durationMs * 10) / 10, outcome: ok ? "ok" : "error" },
-        "resource read",
-      );
+      if (deadline.signal.aborted && !signal.aborted) m?.rejected.inc({ reason: "timeout" });
+      const line = {
+        uri: info.uri,
+        durationMs: Math.round(durationMs * 10) / 10,
+        outcome: ok ? "ok" : "error",
+      };
+      if (durationMs > this.options.settings.slowThresholdMs)
+        this.options.log.warn(line, "slow resource read");
+      else this.options.log.info(line, "resource read");
       this.record({
         client,
         mode: "resource",

@@ -7,10 +7,14 @@
  *       paths:    { allow: ["/var/log/**", "/etc/**"], deny: ["/etc/shadow"] }
  *     "*":
  *       commands: { deny: ["*sudo*"] }
+ *     "db*":
+ *       sudo: { passwordFile: "/etc/scout/db-sudo-pass" }   # or { password: "…" }
  *
  * Every block whose host pattern matches the alias applies. A deny match refuses; when any
  * applicable block has an allow list, the value must match one of those allow lists. Checked
- * before any SSH traffic; refusals name the rule that decided.
+ * before any SSH traffic; refusals name the rule that decided. A `sudo=true` command is checked
+ * as `sudo <command>`, so `*sudo*` denies and an allow list without `sudo …` entries refuse it.
+ * The first host block (file order) with a `sudo` entry gives that host's sudo password.
  */
 import { readFile } from "node:fs/promises";
 import picomatch from "picomatch";
@@ -21,7 +25,15 @@ import { ScoutError } from "../errors.js";
 const listSchema = z
   .object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
   .strict();
-const hostRuleSchema = z.object({ commands: listSchema.optional(), paths: listSchema.optional() }).strict();
+const sudoSchema = z
+  .object({ passwordFile: z.string().optional(), password: z.string().optional() })
+  .strict()
+  .refine((v) => (v.password === undefined) !== (v.passwordFile === undefined), {
+    message: "give exactly one of password or passwordFile",
+  });
+const hostRuleSchema = z
+  .object({ commands: listSchema.optional(), paths: listSchema.optional(), sudo: sudoSchema.optional() })
+  .strict();
 const policySchema = z.object({ hosts: z.record(z.string(), hostRuleSchema) }).strict();
 
 export type PolicyFile = z.infer<typeof policySchema>;
@@ -38,6 +50,14 @@ interface CompiledRule {
   matchesHost: Matcher;
   commands?: CompiledList;
   paths?: CompiledList;
+  sudo?: { passwordFile?: string; password?: string };
+}
+
+/** Where a host's sudo password comes from, per the policy file. */
+export interface SudoSource {
+  hostPattern: string;
+  passwordFile?: string;
+  password?: string;
 }
 
 /** Command globs: `*` matches anything (including `/` and spaces), `?` one character. */
@@ -98,6 +118,7 @@ export class Policy {
           matchesHost: picomatch(hostPattern, { dot: true }),
           ...(commands ? { commands } : {}),
           ...(paths ? { paths } : {}),
+          ...(rule.sudo ? { sudo: rule.sudo } : {}),
         };
       }),
     );
@@ -125,6 +146,13 @@ export class Policy {
 
   checkCommand(host: string, command: string): void {
     this.check(host, command.trim(), "commands", "Command");
+  }
+
+  /** The sudo password entry of the first host block matching `host` that has one. */
+  sudoFor(host: string): SudoSource | undefined {
+    const rule = this.rules.find((r) => r.sudo && r.matchesHost(host));
+    if (!rule?.sudo) return undefined;
+    return { hostPattern: rule.hostPattern, ...rule.sudo };
   }
 
   checkPath(host: string, path: string): void {

@@ -92,6 +92,11 @@ export interface FleetOptions {
    * the defaults and override them; a `Match` block (and everything after it) goes at the end.
    */
   extraSshdConfig?: string[];
+  /**
+   * Extra sshd_config lines for one host only (by alias and index), placed before extraSshdConfig
+   * so they win over it; e.g. `SetEnv PATH=/shims:/usr/bin:/bin` to give one host fake tools.
+   */
+  hostSshdConfig?: (alias: string, index: number) => string[];
 }
 
 /** The dedicated login user when running as root (root's shell startup is slow and it's root). */
@@ -837,10 +842,19 @@ export async function startFleet(options: FleetOptions = {}): Promise<LabFleet> 
       if (account.chown) await chown(root, account.uid, account.gid);
       const configPath = path.join(dir, `${alias}.sshd_config`);
       const hostKey = path.join(dir, `${alias}.host_ed25519`);
+      const hostExtra = [...(options.hostSshdConfig?.(alias, i) ?? []), ...extra];
       const writeConfig = (port: number) =>
         writeFile(
           configPath,
-          sshdConfig({ port, hostKey, authorizedKeys, user: account.name, maxSessions, extra, sshd }),
+          sshdConfig({
+            port,
+            hostKey,
+            authorizedKeys,
+            user: account.name,
+            maxSessions,
+            extra: hostExtra,
+            sshd,
+          }),
         );
       fleet.hosts.push(new Host(alias, root, hostPublics[i]!, context, configPath, writeConfig));
     }

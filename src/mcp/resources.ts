@@ -22,14 +22,21 @@ import {
   formatZfsPool,
   formatZfsSnapshots,
 } from "./format.js";
-import { validateResourceName } from "./target.js";
+import { normalizeRemotePath, validateResourceName } from "./target.js";
 
 type Registered = { remove(): void };
+
+export interface ResourceCallInfo {
+  uri: string;
+  host?: string;
+  /** Who is reading (API key hash or remote address; "stdio"): rate limits are per client. */
+  client: string;
+}
 
 export interface ResourceHooks {
   /** Wraps each resource read (metrics, audit, limits). */
   around?<T>(
-    info: { uri: string; host?: string },
+    info: ResourceCallInfo,
     fn: (signal: AbortSignal) => Promise<T>,
     signal: AbortSignal,
   ): Promise<T>;
@@ -47,8 +54,14 @@ function text(uri: string, body: string, mimeType = "text/plain"): ReadResourceR
   return { contents: [{ uri, mimeType, text: body }] };
 }
 
+/** A template variable as the user meant it: URIs percent-encode spaces, backticks and the like. */
 function one(v: string | string[] | undefined): string {
-  return Array.isArray(v) ? v.join("/") : (v ?? "");
+  const raw = Array.isArray(v) ? v.join("/") : (v ?? "");
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw; // a stray '%' is part of the name; validation or the path lookup decides
+  }
 }
 
 export class ResourceCatalog {
@@ -58,6 +71,7 @@ export class ResourceCatalog {
     private readonly mcp: McpServer,
     private readonly app: ScoutApp,
     private readonly hooks: ResourceHooks = {},
+    private readonly client = "unknown",
   ) {}
 
   install(): void {
@@ -168,9 +182,10 @@ export class ResourceCatalog {
           s,
           () => {
             const c = validateResourceName(v.container ?? "", "container");
-            return `docker logs --tail 100 --timestamps ${shellQuote(c)} 2>&1`;
+            return `${DOCKER_CHECK}docker logs --tail 100 --timestamps ${shellQuote(c)} 2>&1`;
           },
           (out, code) => {
+            if (code === 127) throw notAvailable("Docker", h);
             if (code !== 0 && /No such container/i.test(out)) {
               throw new ScoutError(
                 "not-found",
@@ -192,9 +207,10 @@ export class ResourceCatalog {
           s,
           () => {
             const p = validateResourceName(v.project ?? "", "compose project");
-            return `docker compose -p ${shellQuote(p)} logs --tail 100 --timestamps 2>&1`;
+            return `${DOCKER_CHECK}docker compose -p ${shellQuote(p)} logs --tail 100 --timestamps 2>&1`;
           },
-          (out) => {
+          (out, code) => {
+            if (code === 127) throw notAvailable("Docker", h);
             if (/no configuration file provided|not found/i.test(out)) {
               throw new ScoutError(
                 "not-found",
@@ -215,9 +231,10 @@ export class ResourceCatalog {
         s,
         () => {
           const p = validateResourceName(v.pool ?? "", "pool");
-          return `zfs list -H -r -o name,used,avail,refer,mountpoint ${shellQuote(p)} 2>&1`;
+          return `${ZFS_CHECK}zfs list -H -r -o name,used,avail,refer,mountpoint ${shellQuote(p)} 2>&1`;
         },
         (out, code) => {
+          if (code === 127) throw notAvailable("ZFS", h);
           if (code !== 0) throw poolError(h, v.pool ?? "", out);
           return formatZfsDatasets(h, v.pool ?? "", out);
         },
@@ -240,8 +257,9 @@ export class ResourceCatalog {
         u,
         h,
         s,
-        () => `zpool status ${shellQuote(validateResourceName(v.pool ?? "", "pool"))} 2>&1`,
+        () => `${ZFS_CHECK}zpool status ${shellQuote(validateResourceName(v.pool ?? "", "pool"))} 2>&1`,
         (out, code) => {
+          if (code === 127) throw notAvailable("ZFS", h);
           if (code !== 0) throw poolError(h, v.pool ?? "", out);
           return formatZfsPool(h, v.pool ?? "", out);
         },
@@ -252,8 +270,7 @@ export class ResourceCatalog {
         u,
         h,
         s,
-        () =>
-          `command -v docker >/dev/null 2>&1 || exit 127; docker ps -a --format '{{.Names}}\t{{.Status}}\t{{.Image}}' 2>&1`,
+        () => `${DOCKER_CHECK}docker ps -a --format '{{.Names}}\t{{.Status}}\t{{.Image}}' 2>&1`,
         (out, code) => {
           if (code === 127) throw notAvailable("Docker", h);
           if (code !== 0) throw notAvailable("Docker", h, out);
@@ -266,7 +283,7 @@ export class ResourceCatalog {
         u,
         h,
         s,
-        () => `command -v docker >/dev/null 2>&1 || exit 127; docker compose ls --format json 2>&1`,
+        () => `${DOCKER_CHECK}docker compose ls --format json 2>&1`,
         (out, code) => {
           if (code === 127) throw notAvailable("Docker", h);
           if (code !== 0) throw notAvailable("Docker Compose", h, out);
@@ -313,7 +330,8 @@ export class ResourceCatalog {
     signal: AbortSignal,
     fn: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    if (this.hooks.around) return this.hooks.around({ uri, ...(host ? { host } : {}) }, fn, signal);
+    if (this.hooks.around)
+      return this.hooks.around({ uri, client: this.client, ...(host ? { host } : {}) }, fn, signal);
     return fn(signal);
   }
 
@@ -324,9 +342,11 @@ export class ResourceCatalog {
     signal: AbortSignal,
   ): Promise<ReadResourceResult> {
     return this.run(uri, alias, signal, async (s) => {
-      const path = rawPath.replace(/\/{2,}/g, "/");
-      if (/[\0-\x1f\x7f]/.test(path))
+      if (/[\0-\x1f\x7f]/.test(rawPath))
         throw new ScoutError("invalid-input", "Path contains control characters");
+      // Same normalization and policy as the tool: a resource URI is no way around a deny rule.
+      const path = normalizeRemotePath(rawPath);
+      this.app.policy.checkPath(alias, path);
       const host = this.app.fleet.host(alias);
       const info = await statPath(host, path, s);
       if (info.type === "directory") {
@@ -362,10 +382,16 @@ export class ResourceCatalog {
     return this.run(uri, alias, signal, async (s) => {
       const name = validateResourceName(project, "compose project");
       const host = this.app.fleet.host(alias);
-      const ls = await runCommand(host, "docker compose ls -a --format json 2>/dev/null", this.app.limits, {
-        cwd: "/",
-        signal: s,
-      });
+      const ls = await runCommand(
+        host,
+        `${DOCKER_CHECK}docker compose ls -a --format json 2>/dev/null`,
+        this.app.limits,
+        {
+          cwd: "/",
+          signal: s,
+        },
+      );
+      if (ls.exitCode === 127) throw notAvailable("Docker", alias);
       let file: string | undefined;
       try {
         const entries = JSON.parse(ls.stdout || "[]") as Array<{ Name?: string; ConfigFiles?: string }>;
@@ -385,7 +411,9 @@ export class ResourceCatalog {
   }
 }
 
+/** Exit 127 ("command not found") when the tool is missing, whatever the shell prints for it. */
 const ZFS_CHECK = "command -v zpool >/dev/null 2>&1 || exit 127; ";
+const DOCKER_CHECK = "command -v docker >/dev/null 2>&1 || exit 127; ";
 
 function notAvailable(what: string, host: string, detail?: string): ScoutError {
   const first = detail?.trim().split("\n")[0];

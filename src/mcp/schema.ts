@@ -10,6 +10,10 @@ export const scoutInputShape = {
     .default("")
     .describe("'host:/path' (or 'host:~/path') to read a file or list a directory; 'hosts' to list hosts"),
   query: z.string().optional().describe("Shell command to run with the target path as working directory"),
+  sudo: z
+    .boolean()
+    .default(false)
+    .describe("Run query as root via sudo (password configured by the operator, never sent by you)"),
   tree: z.boolean().default(false).describe("Show a directory as a tree (depth default 3)"),
   find: z.string().optional().describe("Glob on file names to find under the target, e.g. '*.py'"),
   depth: z.number().int().min(1).max(10).optional().describe("Depth limit for find (default 5) or tree (3)"),

@@ -29,6 +29,8 @@ import {
   formatTransfer,
 } from "./format.js";
 import type { ScoutArgs } from "./schema.js";
+import type { ConfirmAnswer } from "../guard/confirm.js";
+import { sudoPasswordFor } from "../guard/sudo.js";
 
 export type ScoutMode =
   "hosts" | "read" | "list" | "tree" | "find" | "command" | "diff" | "broadcast" | "beam" | "resource";
@@ -40,6 +42,8 @@ export interface ToolCallContext {
   progress?: (done: number, total: number | undefined, message: string) => void;
   /** "stdio" lets beam use any local path; "http" confines it to SCOUT_BEAM_DIR. */
   transport: "stdio" | "http";
+  /** Asks the user (MCP elicitation) when SCOUT_CONFIRM_COMMANDS is on; absent = can't ask. */
+  confirm?: (message: string) => Promise<ConfirmAnswer>;
 }
 
 export interface ToolOutcome {
@@ -49,6 +53,7 @@ export interface ToolOutcome {
   path?: string;
   command?: string;
   exitCode?: number | null;
+  sudo?: boolean;
 }
 
 type Structured = Record<string, unknown>;
@@ -86,8 +91,24 @@ export async function runScoutTool(args: ScoutArgs, ctx: ToolCallContext): Promi
   try {
     return await dispatch(args, ctx, mode);
   } catch (e) {
-    return { result: fail(e, { mode }), mode };
+    return { result: fail(e, { mode }), mode, ...auditFields(args) };
   }
+}
+
+/** Host, path and command of a failed call, best effort, so that its audit record names them. */
+function auditFields(args: ScoutArgs): Pick<ToolOutcome, "host" | "path" | "command" | "sudo"> {
+  let where: { host?: string; path?: string } = {};
+  try {
+    const t = parseTarget(args.beam_source ?? args.target);
+    if (t.kind === "path") where = { host: t.host, path: t.path };
+  } catch {
+    where = {}; // unparseable target: the error itself says so
+  }
+  return {
+    ...where,
+    ...(args.query !== undefined ? { command: args.query } : {}),
+    ...(args.sudo ? { sudo: true } : {}),
+  };
 }
 
 async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode): Promise<ToolOutcome> {
@@ -98,6 +119,12 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
   }
   if (args.beam_target && !args.beam_source) {
     throw new ScoutError("invalid-input", "beam_target requires beam_source to be specified.");
+  }
+  if (args.sudo) {
+    if (args.query === undefined) {
+      throw new ScoutError("invalid-input", "sudo=true needs a query: it runs that command as root");
+    }
+    refuseInReadOnly(ctx, "sudo commands");
   }
   if (args.beam_source && args.beam_target) {
     refuseInReadOnly(ctx, "remote-to-remote transfers");
@@ -114,7 +141,7 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
   }
   const host = app.fleet.host(target.host); // unknown host → error listing the available ones
   app.policy.checkPath(target.host, target.path);
-  if (args.query !== undefined) app.policy.checkCommand(target.host, args.query);
+  if (args.query !== undefined) app.policy.checkCommand(target.host, policyCommand(args));
   const base = { host: target.host, path: target.path };
   const opts = { signal: ctx.signal };
 
@@ -183,7 +210,18 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
 
   if (args.query !== undefined) {
     refuseInReadOnly(ctx, "commands");
-    const r = await runCommand(host, args.query, app.limits, { cwd: target.path, ...opts });
+    await confirmOrRefuse(
+      ctx,
+      `Run this command on ${target.host}${args.sudo ? " as root (sudo)" : ""} in ${target.path}?\n\n${args.query}`,
+    );
+    const sudo = args.sudo
+      ? await sudoPasswordFor(target.host, app.policy, app.settings.sudoPasswordFile)
+      : undefined;
+    const r = await runCommand(host, args.query, app.limits, {
+      cwd: target.path,
+      ...opts,
+      ...(sudo ? { sudo } : {}),
+    });
     const text = formatCommandResult({
       ...r,
       timeoutMs: app.limits.commandTimeoutMs,
@@ -194,9 +232,11 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
       ...base,
       command: args.query,
       exitCode: r.exitCode,
+      ...(args.sudo ? { sudo: true } : {}),
       result: ok(text, {
         mode,
         ...base,
+        ...(args.sudo ? { sudo: true } : {}),
         exitCode: r.exitCode,
         signal: r.signal,
         timedOut: r.timedOut,
@@ -231,8 +271,23 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
     };
   }
 
-  const info = await statPath(host, target.path, ctx.signal);
-  if (info.type === "directory") {
+  // A plain read goes straight to readFile (its stat and open are pipelined: 2 round trips for a
+  // warm small file); only when that says "not a file" does a stat decide whether to list.
+  let fileRead: Awaited<ReturnType<typeof readFile>> | undefined;
+  let isDirectory: boolean;
+  if (args.tree) {
+    isDirectory = (await statPath(host, target.path, ctx.signal)).type === "directory";
+  } else {
+    try {
+      fileRead = await readFile(host, target.path, app.limits, opts);
+      isDirectory = false;
+    } catch (e) {
+      if (!(e instanceof ScoutError && e.code === "not-a-file")) throw e;
+      isDirectory = (await statPath(host, target.path, ctx.signal)).type === "directory";
+      if (!isDirectory) throw e;
+    }
+  }
+  if (isDirectory) {
     if (args.tree) {
       const t = await treeOf(host, target.path, app.limits, { depth: args.depth ?? 3, ...opts });
       return {
@@ -248,7 +303,7 @@ async function dispatch(args: ScoutArgs, ctx: ToolCallContext, mode: ScoutMode):
       result: ok(l.text, { mode: "list", ...base, kind: "directory", entries: l.total, omitted: l.omitted }),
     };
   }
-  const r = await readFile(host, target.path, app.limits, opts);
+  const r = fileRead ?? (await readFile(host, target.path, app.limits, opts));
   return {
     mode: "read",
     ...base,
@@ -289,6 +344,14 @@ async function hostsList(ctx: ToolCallContext): Promise<ToolOutcome> {
 async function broadcast(args: ScoutArgs, ctx: ToolCallContext): Promise<ToolOutcome> {
   const { app } = ctx;
   const targets = args.targets ?? [];
+  if (args.query !== undefined && !app.settings.readOnly) {
+    await confirmOrRefuse(
+      ctx,
+      `Run this command${args.sudo ? " as root (sudo)" : ""} on ${targets.length} targets (${targets
+        .slice(0, 10)
+        .join(", ")}${targets.length > 10 ? ", …" : ""})?\n\n${args.query}`,
+    );
+  }
   const results = await Promise.all(
     targets.map(async (raw) => {
       let host = raw;
@@ -300,9 +363,16 @@ async function broadcast(args: ScoutArgs, ctx: ToolCallContext): Promise<ToolOut
         const access = app.fleet.host(spec.host);
         app.policy.checkPath(spec.host, spec.path);
         if (args.query !== undefined) {
-          app.policy.checkCommand(spec.host, args.query);
+          app.policy.checkCommand(spec.host, policyCommand(args));
           refuseInReadOnly(ctx, "commands");
-          const r = await runCommand(access, args.query, app.limits, { cwd: spec.path, signal: ctx.signal });
+          const sudo = args.sudo
+            ? await sudoPasswordFor(spec.host, app.policy, app.settings.sudoPasswordFile)
+            : undefined;
+          const r = await runCommand(access, args.query, app.limits, {
+            cwd: spec.path,
+            signal: ctx.signal,
+            ...(sudo ? { sudo } : {}),
+          });
           const output = formatCommandResult({
             ...r,
             timeoutMs: app.limits.commandTimeoutMs,
@@ -310,12 +380,18 @@ async function broadcast(args: ScoutArgs, ctx: ToolCallContext): Promise<ToolOut
           });
           return { host, path, ok: r.exitCode === 0 && !r.timedOut, output, exitCode: r.exitCode };
         }
-        const info = await statPath(access, spec.path, ctx.signal);
-        if (info.type === "directory") {
+        const r = await readFile(access, spec.path, app.limits, { signal: ctx.signal }).catch(
+          async (e: unknown) => {
+            // Not a file: a directory is listed (one more round trip only in that case).
+            if (!(e instanceof ScoutError && e.code === "not-a-file")) throw e;
+            if ((await statPath(access, spec.path, ctx.signal)).type !== "directory") throw e;
+            return undefined;
+          },
+        );
+        if (!r) {
           const l = await listDirectory(access, spec.path, app.limits, { signal: ctx.signal });
           return { host, path, ok: true, output: l.text };
         }
-        const r = await readFile(access, spec.path, app.limits, { signal: ctx.signal });
         return {
           host,
           path,
@@ -341,6 +417,7 @@ async function broadcast(args: ScoutArgs, ctx: ToolCallContext): Promise<ToolOut
   return {
     mode: "broadcast",
     ...(args.query !== undefined ? { command: args.query } : {}),
+    ...(args.sudo ? { sudo: true } : {}),
     result: ok(text, {
       mode: "broadcast",
       succeeded,
@@ -352,6 +429,46 @@ async function broadcast(args: ScoutArgs, ctx: ToolCallContext): Promise<ToolOut
       })),
     }),
   };
+}
+
+/** What the policy's command rules see: a sudo call is `sudo <query>`. */
+function policyCommand(args: ScoutArgs): string {
+  const q = args.query ?? "";
+  return args.sudo ? `sudo ${q}` : q;
+}
+
+/** SCOUT_CONFIRM_COMMANDS: the user must accept before anything runs; every other answer refuses. */
+async function confirmOrRefuse(ctx: ToolCallContext, question: string): Promise<void> {
+  if (!ctx.app.settings.confirmCommands) return;
+  let answer: ConfirmAnswer = "unsupported";
+  if (ctx.confirm) {
+    try {
+      answer = await ctx.confirm(question);
+    } catch (e) {
+      if (ctx.signal.aborted) throw e;
+      if (!/does not support/i.test(errorMessage(e))) {
+        throw new ScoutError(
+          "refused",
+          `Asking the user for confirmation failed (${errorMessage(e)}); nothing was run`,
+        );
+      }
+      answer = "unsupported";
+    }
+  }
+  if (answer === "accept") return;
+  if (answer === "unsupported") {
+    throw new ScoutError(
+      "refused",
+      "Confirmation required (SCOUT_CONFIRM_COMMANDS) but this client cannot ask its user (no MCP elicitation support); nothing was run",
+      {
+        hint: "Use a client that supports elicitation, or ask the operator to turn SCOUT_CONFIRM_COMMANDS off",
+      },
+    );
+  }
+  throw new ScoutError(
+    "refused",
+    `The user ${answer === "decline" ? "declined" : "cancelled"} the confirmation; nothing was run`,
+  );
 }
 
 function refuseInReadOnly(ctx: ToolCallContext, what: string): void {
@@ -385,7 +502,10 @@ async function beamLocal(localRaw: string, alias: string, remotePath: string, ct
   const host = ctx.app.fleet.host(alias);
   const onProgress = progressReporter(ctx);
   const uploading = existsSync(local) && statSync(local).isFile();
-  if (uploading) refuseInReadOnly(ctx, "uploads");
+  if (uploading) {
+    refuseInReadOnly(ctx, "uploads");
+    await confirmOrRefuse(ctx, `Upload ${local} to ${alias}:${remotePath} (overwriting it if it exists)?`);
+  }
   const r = uploading
     ? await upload(host, local, remotePath, { signal: ctx.signal, onProgress })
     : await download(host, remotePath, local, { signal: ctx.signal, onProgress });

@@ -5,6 +5,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { ScoutApp } from "../app.js";
+import { elicitConfirmation } from "../guard/confirm.js";
 import { ResourceCatalog, type ResourceHooks } from "./resources.js";
 import { SCOUT_DESCRIPTION, scoutInputShape, type ScoutArgs } from "./schema.js";
 import { runScoutTool, type ToolCallContext, type ToolOutcome } from "./scout-tool.js";
@@ -54,7 +55,12 @@ export function createMcpServer(
     async (args, extra) => {
       const progressToken = extra._meta?.progressToken;
       const run = async (signal: AbortSignal): Promise<ToolOutcome> => {
-        const ctx: ToolCallContext = { app, signal, transport: options.transport };
+        const ctx: ToolCallContext = {
+          app,
+          signal,
+          transport: options.transport,
+          confirm: (message) => elicitConfirmation(mcp.server, message, signal),
+        };
         if (progressToken !== undefined) {
           ctx.progress = (progress, total, message) => {
             void extra
@@ -77,7 +83,7 @@ export function createMcpServer(
     },
   );
 
-  const catalog = new ResourceCatalog(mcp, app, options.hooks);
+  const catalog = new ResourceCatalog(mcp, app, options.hooks, options.client);
   catalog.install();
   return { mcp, catalog };
 }

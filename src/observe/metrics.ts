@@ -18,7 +18,10 @@ export const REQUEST_MODES = [
   "resource",
 ] as const;
 
-export type RejectReason = "busy" | "rate" | "auth" | "policy" | "timeout" | "origin";
+export const REJECT_REASONS = ["busy", "rate", "auth", "policy", "timeout", "origin"] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export const REQUEST_OUTCOMES = ["ok", "error", "rejected"] as const;
 
 export class ScoutMetrics {
   readonly registry = new Registry();
@@ -142,6 +145,11 @@ export class ScoutMetrics {
       labelNames: ["host"],
       registers,
     });
+    // Counters exist at 0 from the start: rate() and increase() miss the first increment of a
+    // series that appears out of nowhere, and dashboards show 0 instead of "no data".
+    for (const reason of REJECT_REASONS) this.rejected.inc({ reason }, 0);
+    for (const mode of REQUEST_MODES)
+      for (const outcome of REQUEST_OUTCOMES) this.requests.inc({ mode, outcome }, 0);
   }
 
   /** A FleetObserver that feeds the pool metrics. */
@@ -156,7 +164,9 @@ export class ScoutMetrics {
     };
   }
 
+  /** Replaces every scout_host_up series: hosts no longer configured disappear. */
   setHostStatus(statuses: Iterable<[string, boolean]>, known: Set<string>): void {
+    this.hostUp.reset();
     for (const [host, up] of statuses) if (known.has(host)) this.hostUp.set({ host }, up ? 1 : 0);
   }
 

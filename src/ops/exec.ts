@@ -6,6 +6,7 @@
  * stderr are capped at the output cap each; memory stays bounded whatever the command prints.
  */
 import { ScoutError, abortError } from "../errors.js";
+import { channelLostReason, expectProcessGroup, setChannelProcessGroup } from "../ssh/channel-state.js";
 import type { HostAccess } from "../ssh/types.js";
 import type { Limits } from "./limits.js";
 import { shellQuote } from "./paths.js";
@@ -28,6 +29,11 @@ export interface CommandOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
   stdin?: string | Buffer;
+  /**
+   * Run the command as root through sudo. With a password: `sudo -S` reads it from the channel's
+   * stdin (never a command line); without: `sudo -n` (NOPASSWD rules only).
+   */
+  sudo?: { password: string | undefined; source: string };
 }
 
 const PID_RE = /^\x1eSCOUTPID:(\d+)\x1e\n/;
@@ -40,7 +46,55 @@ function pathWord(p: string): string {
   return shellQuote(p);
 }
 
-export function buildWrapper(command: string, cwd: string | undefined): string {
+/**
+ * The sudo form of a command. `-k` makes sudo read the password every time, so it is consumed
+ * from stdin before the command starts; the command's own stdin is /dev/null, so even under a
+ * NOPASSWD rule (sudo not reading) nothing the command does can read the password.
+ */
+function sudoCommand(command: string, withPassword: boolean): string {
+  const inner = shellQuote(`exec </dev/null\n${command}`);
+  return withPassword ? `sudo -S -k -p '' -- /bin/sh -c ${inner}` : `sudo -n -- /bin/sh -c ${inner}`;
+}
+
+const SUDO_PASSWORD_REJECTED =
+  /^sudo: (\d+ incorrect password attempts?|no password was provided|a password is required)/m;
+const SUDO_NOT_ALLOWED = /^(sudo: .*|.*) (is not in the sudoers file|is not allowed to (run|execute) )/m;
+const SUDO_MISSING = /sudo: (command )?not found/;
+
+/** A clear error when sudo itself (not the command) refused to run. */
+function sudoFailure(r: CommandResult, source: string): ScoutError | undefined {
+  if (r.exitCode === 127 && SUDO_MISSING.test(r.stderr)) {
+    return new ScoutError("refused", "sudo is not installed on the host", {
+      hint: "Install sudo there, or run the command without sudo=true",
+    });
+  }
+  if (r.exitCode !== 1) return undefined;
+  if (SUDO_PASSWORD_REJECTED.test(r.stderr)) {
+    return new ScoutError(
+      "permission-denied",
+      source.startsWith("none")
+        ? "sudo needs a password on this host and none is configured"
+        : `sudo rejected the password from ${source}`,
+      {
+        hint: source.startsWith("none")
+          ? "Set SCOUT_SUDO_PASSWORD_FILE or a sudo entry for this host in SCOUT_POLICY_FILE"
+          : "Ask the operator to check that password file",
+      },
+    );
+  }
+  if (SUDO_NOT_ALLOWED.test(r.stderr)) {
+    return new ScoutError("permission-denied", "sudo does not allow this user to run that command", {
+      hint: "The host's sudoers rules decide; ask its administrator",
+    });
+  }
+  return undefined;
+}
+
+export function buildWrapper(
+  command: string,
+  cwd: string | undefined,
+  sudo?: { withPassword: boolean },
+): string {
   const lines = [`printf '\\036SCOUTPID:%s\\036\\n' "$$" >&2`];
   if (cwd !== undefined) {
     const d = pathWord(cwd);
@@ -52,7 +106,7 @@ export function buildWrapper(command: string, cwd: string | undefined): string {
   // The command runs in a subshell of this shell: same process group, and we still get to report
   // its status afterwards.
   lines.push(
-    `( eval ${shellQuote(command)} )`,
+    sudo ? `( ${sudoCommand(command, sudo.withPassword)} )` : `( eval ${shellQuote(command)} )`,
     "__scout_status=$?",
     `printf '\\036SCOUTEXIT:%s\\036\\n' "$__scout_status" >&2`,
     "exit $__scout_status",
@@ -91,7 +145,10 @@ class CappedSink {
 
 /** Kills a remote process group from a fresh channel: TERM, then KILL a moment later. */
 export async function killProcessGroup(host: HostAccess, pgid: number): Promise<void> {
-  const script = `kill -TERM -- -${pgid} 2>/dev/null; sleep 0.3; kill -KILL -- -${pgid} 2>/dev/null; true`;
+  // dash (Debian's /bin/sh) rejects `kill -TERM -- -PGID` ("Illegal number: -"); `kill -TERM -PGID`
+  // works in dash, bash, zsh and busybox, and the `--` form is the fallback for any other shell.
+  const k = (sig: string) => `{ kill -${sig} -${pgid} || kill -${sig} -- -${pgid}; } 2>/dev/null`;
+  const script = `${k("TERM")}; sleep 0.3; ${k("KILL")}; true`;
   try {
     const ch = await host.exec(script, { signal: AbortSignal.timeout(10_000) });
     await new Promise<void>((resolve) => {
@@ -114,10 +171,19 @@ export async function runCommand(
   if (command.includes("\0")) throw new ScoutError("invalid-input", "Command contains a NUL byte");
   const started = performance.now();
   const timeoutMs = opts.timeoutMs ?? limits.commandTimeoutMs;
-  const channel = await host.exec(buildWrapper(command, opts.cwd), {
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  });
-  return new Promise<CommandResult>((resolve, reject) => {
+  const sudo = opts.sudo;
+  if (sudo?.password !== undefined && opts.stdin !== undefined) {
+    throw new ScoutError("invalid-input", "A sudo command cannot also take stdin");
+  }
+  const wrapper = buildWrapper(
+    command,
+    opts.cwd,
+    sudo ? { withPassword: sudo.password !== undefined } : undefined,
+  );
+  const channel = await host.exec(wrapper, { ...(opts.signal ? { signal: opts.signal } : {}) });
+  expectProcessGroup(channel);
+  const stdin = sudo?.password !== undefined ? `${sudo.password}\n` : opts.stdin;
+  const result = await new Promise<CommandResult>((resolve, reject) => {
     const out = new CappedSink(limits.maxOutputSize);
     const err = new CappedSink(limits.maxOutputSize);
     let header = Buffer.alloc(0);
@@ -133,6 +199,8 @@ export async function runCommand(
 
     const onPid = (p: number | undefined) => {
       pid = p;
+      // Lets a shutdown kill the command's process group (see SshConnection.killCommands).
+      if (p !== undefined) setChannelProcessGroup(channel, p);
       for (const w of pidWaiters) w(p);
       pidWaiters = [];
     };
@@ -161,6 +229,8 @@ export async function runCommand(
       finish(abortError(opts.signal, "The command"));
     };
     opts.signal?.addEventListener("abort", onAbort, { once: true });
+    // Aborted while the channel was opening: the command is already running remotely.
+    if (opts.signal?.aborted) queueMicrotask(onAbort);
 
     channel.on("data", (d: Buffer) => {
       out.push(d);
@@ -203,6 +273,28 @@ export async function runCommand(
       }
       let stderr = decodeCapped(err.chunks, limits.maxOutputSize);
       const m = EXIT_RE.exec(stderr);
+      const lost = channelLostReason(channel);
+      if (lost?.code === "aborted" && !m) {
+        // Scout shut down under the command (and killed its process group first).
+        reject(
+          new ScoutError("aborted", `${lost.message}: the command was stopped before it finished`, {
+            hint: "Run it again once Scout is back",
+            cause: lost,
+          }),
+        );
+        return;
+      }
+      if (lost && !killed && !gotExit && !m) {
+        // Never retried: the command may have run, in part or in full.
+        reject(
+          new ScoutError(
+            "connection-lost",
+            `${lost.message} while the command was running: it may or may not have completed, and it was not retried`,
+            { hint: "Check the command's effects on the host before running it again", cause: lost },
+          ),
+        );
+        return;
+      }
       if (m?.[1]) {
         stderr = stderr.slice(0, m.index);
         if (!gotExit || exitCode === null) {
@@ -226,7 +318,12 @@ export async function runCommand(
       finish(new ScoutError("channel-failed", `Command channel failed: ${e.message}`, { cause: e })),
     );
 
-    if (opts.stdin !== undefined) channel.end(opts.stdin);
+    if (stdin !== undefined) channel.end(stdin);
     else channel.end();
   });
+  if (sudo) {
+    const failure = sudoFailure(result, sudo.source);
+    if (failure) throw failure;
+  }
+  return result;
 }

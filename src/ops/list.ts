@@ -8,8 +8,10 @@ import type { FileEntryWithStats, SFTPWrapper, Stats } from "ssh2";
 import type { HostAccess } from "../ssh/types.js";
 import type { Limits } from "./limits.js";
 import { resolveRemotePath } from "./paths.js";
-import { typeOf, type EntryType } from "./read.js";
+import { noteType, typeOf, type EntryType } from "./read.js";
 import { sftpCall } from "./sftp-errors.js";
+
+const LINK_BATCH = 512;
 
 export interface ListEntry {
   name: string;
@@ -20,6 +22,7 @@ export interface ListEntry {
   group: string;
   size: number;
   mtime: Date;
+  /** The symlink's target (resolved for the entries shown, not for those left out). */
   linkTarget?: string;
 }
 
@@ -90,18 +93,24 @@ export async function listDirectory(
       raw.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
       const longnames = new Map(raw.map((e) => [e.filename, e.longname]));
       const entries = raw.map(toEntry);
-      await resolveLinks(sftp, p, entries);
+      for (const e of entries) noteType(sftp, join(p, e.name), e.type);
       const lines: string[] = [`total ${entries.length}`];
       let bytes = lines[0]?.length ?? 0;
       let shown = 0;
-      for (const e of entries) {
-        const line =
-          (longnames.get(e.name) ?? e.name) + (e.linkTarget !== undefined ? ` -> ${e.linkTarget}` : "");
-        const size = Buffer.byteLength(line) + 1;
-        if (bytes + size > limits.maxOutputSize) break;
-        lines.push(line);
-        bytes += size;
-        shown++;
+      // Symlink targets cost a round trip each (pipelined): resolve them only for the entries that
+      // can still be shown, a batch at a time, so that a huge directory stops at the cap cheaply.
+      fill: for (let i = 0; i < entries.length; i += LINK_BATCH) {
+        const batch = entries.slice(i, i + LINK_BATCH);
+        await resolveLinks(sftp, p, batch);
+        for (const e of batch) {
+          const line =
+            (longnames.get(e.name) ?? e.name) + (e.linkTarget !== undefined ? ` -> ${e.linkTarget}` : "");
+          const size = Buffer.byteLength(line) + 1;
+          if (bytes + size > limits.maxOutputSize) break fill;
+          lines.push(line);
+          bytes += size;
+          shown++;
+        }
       }
       const omitted = entries.length - shown;
       if (omitted > 0)

@@ -2,14 +2,20 @@
  * File reads over SFTP. A warm read of a small file is two round trips: stat and open are sent
  * together (pipelined), then one read; close is not awaited. Larger reads keep several chunks in
  * flight. Content stops at the cap on a UTF-8 character boundary; binary content is reported, not
- * dumped; FIFOs and devices are refused without being opened (they could block forever).
+ * dumped; FIFOs and devices are refused without being opened.
+ *
+ * Opening a FIFO blocks the SFTP server process in open(2) until a writer appears, and the server
+ * handles one request at a time, so one such open would hang the whole session. The open is
+ * therefore only pipelined with the stat for paths this session has already seen as regular files
+ * (by a stat or a listing); an unknown path is stat'ed first (one more round trip). Should a known
+ * file have become a FIFO since, the session is retired so that nobody else waits behind it.
  */
 import type { SFTPWrapper, Stats } from "ssh2";
 import { ScoutError, abortError } from "../errors.js";
 import type { HostAccess } from "../ssh/types.js";
 import type { Limits } from "./limits.js";
 import { resolveRemotePath } from "./paths.js";
-import { sftpCall, sftpError } from "./sftp-errors.js";
+import { closeQuietly, sftpCall, sftpError } from "./sftp-errors.js";
 
 export type EntryType = "file" | "directory" | "symlink" | "fifo" | "socket" | "char" | "block" | "unknown";
 
@@ -70,6 +76,30 @@ function info(path: string, s: Stats): PathInfo {
   };
 }
 
+/** Per SFTP session: paths last seen as regular files, least recently seen first (bounded). */
+const knownFiles = new WeakMap<SFTPWrapper, Set<string>>();
+const KNOWN_FILES_MAX = 4096;
+
+/** Records what a stat or listing showed, so that the next read of a regular file pipelines its open. */
+export function noteType(sftp: SFTPWrapper, path: string, type: EntryType): void {
+  let known = knownFiles.get(sftp);
+  if (type !== "file") {
+    known?.delete(path);
+    return;
+  }
+  if (!known) {
+    known = new Set();
+    knownFiles.set(sftp, known);
+  }
+  known.delete(path); // re-insert as the most recent
+  known.add(path);
+  if (known.size > KNOWN_FILES_MAX) known.delete(known.values().next().value as string);
+}
+
+function isKnownFile(sftp: SFTPWrapper, path: string): boolean {
+  return knownFiles.get(sftp)?.has(path) ?? false;
+}
+
 function checkAbort(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw abortError(signal, what);
 }
@@ -79,6 +109,7 @@ export async function statPath(host: HostAccess, path: string, signal?: AbortSig
     async ({ sftp, home }) => {
       const p = resolveRemotePath(path, home);
       const s = await sftpCall<Stats>(path, "stat", (cb) => sftp.stat(p, cb));
+      noteType(sftp, p, typeOf(s));
       return info(p, s);
     },
     { ...(signal ? { signal } : {}) },
@@ -220,33 +251,40 @@ export async function readFile(
 ): Promise<ReadResult> {
   const { signal } = opts;
   return host.withSftp(
-    async ({ sftp, home }) => {
+    async ({ sftp, home, retire }) => {
       const p = resolveRemotePath(path, home);
-      // stat and open go out together: one round trip for both.
+      const open = () => sftpCall<Buffer>(p, "open", (cb) => sftp.open(p, "r", cb));
+      // A known regular file: stat and open go out together, one round trip for both.
       const statP = sftpCall<Stats>(p, "stat", (cb) => sftp.stat(p, cb));
-      const openP = sftpCall<Buffer>(p, "open", (cb) => sftp.open(p, "r", cb));
+      const early = isKnownFile(sftp, p) ? open() : undefined;
+      const discard = () =>
+        early?.then(
+          (h) => closeQuietly(sftp, h),
+          () => {},
+        );
       let s: Stats;
       try {
         s = await statP;
       } catch (e) {
-        openP.then(
-          (h) => sftp.close(h, () => {}),
-          () => {},
-        );
+        noteType(sftp, p, "unknown");
+        discard();
         throw e;
       }
+      noteType(sftp, p, typeOf(s));
       if (typeOf(s) !== "file") {
-        openP.then(
-          (h) => sftp.close(h, () => {}),
-          () => {},
-        );
+        if (early) {
+          // It was a regular file and no longer is: the open already sent may block the server
+          // for good (a FIFO), and every request queued behind it with it.
+          discard();
+          retire();
+        }
         refuseSpecial(p, s);
       }
-      const handle = await openP;
+      const handle = await (early ?? open());
       try {
         return await readOpened(sftp, handle, p, s, limits, opts);
       } finally {
-        sftp.close(handle, () => {}); // not awaited: saves a round trip
+        closeQuietly(sftp, handle); // not awaited: saves a round trip
       }
     },
     { ...(signal ? { signal } : {}) },

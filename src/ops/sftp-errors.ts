@@ -111,6 +111,18 @@ export function closeQuietly(sftp: SFTPWrapper, handle: Buffer): void {
   }
 }
 
+/**
+ * Removes a leftover (a temporary file after a failed transfer) without waiting; a failure, or a
+ * channel already gone, must not hide the error that made it a leftover.
+ */
+export function unlinkQuietly(sftp: SFTPWrapper, p: string): void {
+  try {
+    sftp.unlink(p, () => {});
+  } catch {
+    // channel already gone: nothing more can be done over it
+  }
+}
+
 export const sftpClose = (sftp: SFTPWrapper, handle: Buffer, p: string): Promise<void> =>
   sftpCall<void>(p, "close", (cb) => sftp.close(handle, (err) => cb(err, undefined)));
 

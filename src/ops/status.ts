@@ -1,7 +1,8 @@
 /**
  * Online/offline status by concurrent TCP probes (2 s timeout each), cached per host, shared
  * between concurrent callers. A host with a live pooled connection is online without a probe; a
- * host behind ProxyJump is probed at its first jump host (the target may not be reachable directly).
+ * host behind ProxyJump is probed at its first jump host (the target may not be reachable directly);
+ * a host whose config entry can never connect (HostConfig.configError) is offline without a probe.
  */
 import net from "node:net";
 import type { HostConfig } from "../config/host.js";
@@ -49,7 +50,8 @@ export class HostStatusCache {
       this.options.probeTimeoutMs ?? 2000,
     ).then((online) => {
       this.inFlight.delete(h.alias);
-      if (this.options.ttlMs > 0) this.cache.set(h.alias, { online, checkedAt: this.now() });
+      // Always remembered (scout_host_up reads snapshot()); reused only within the TTL.
+      this.cache.set(h.alias, { online, checkedAt: this.now() });
       return online;
     });
     this.inFlight.set(h.alias, p);
@@ -60,6 +62,11 @@ export class HostStatusCache {
     const result = new Map<string, boolean>();
     await Promise.all(
       hosts.map(async (h) => {
+        if (h.configError !== undefined) {
+          // It can never connect (e.g. a ProxyJump loop): offline without a probe.
+          result.set(h.alias, false);
+          return;
+        }
         if (this.options.isConnected?.(h.alias)) {
           result.set(h.alias, true);
           this.cache.set(h.alias, { online: true, checkedAt: this.now() });

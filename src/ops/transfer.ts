@@ -14,7 +14,7 @@ import type { SFTPWrapper, Stats } from "ssh2";
 import { ScoutError } from "../errors.js";
 import type { HostAccess } from "../ssh/types.js";
 import { resolveRemotePath } from "./paths.js";
-import { sftpCall, sftpError } from "./sftp-errors.js";
+import { sftpCall, sftpError, sftpReplace, unlinkQuietly } from "./sftp-errors.js";
 
 export interface TransferResult {
   bytes: number;
@@ -57,20 +57,6 @@ async function remoteStat(sftp: SFTPWrapper, p: string): Promise<Stats | undefin
   }
 }
 
-/** Renames into place, replacing an existing target (posix-rename where the server has it). */
-async function remoteRename(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
-  const ext = (sftp as SFTPWrapper & { ext_openssh_rename?: SFTPWrapper["ext_openssh_rename"] })
-    .ext_openssh_rename;
-  try {
-    await sftpCall<void>(to, "rename", (cb) => ext!.call(sftp, from, to, (err) => cb(err, undefined)));
-    return;
-  } catch {
-    /* no posix-rename extension: fall back to unlink + rename */
-  }
-  await new Promise<void>((r) => sftp.unlink(to, () => r()));
-  await sftpCall<void>(to, "rename", (cb) => sftp.rename(from, to, (err) => cb(err, undefined)));
-}
-
 function finish(started: number, bytes: number): TransferResult {
   const durationMs = performance.now() - started;
   return { bytes, durationMs, bytesPerSecond: bytes / Math.max(durationMs / 1000, 1e-6) };
@@ -103,9 +89,9 @@ export async function upload(
           sftp.createWriteStream(tmp),
           ...(opts.signal ? [{ signal: opts.signal }] : []),
         );
-        await remoteRename(sftp, tmp, target);
+        await sftpReplace(sftp, tmp, target);
       } catch (e) {
-        sftp.unlink(tmp, () => {});
+        unlinkQuietly(sftp, tmp);
         throw sftpError(e, target, "write");
       }
       return finish(started, count.bytes());
@@ -182,9 +168,9 @@ export async function copyRemote(
               dst.sftp.createWriteStream(tmp),
               ...(opts.signal ? [{ signal: opts.signal }] : []),
             );
-            await remoteRename(dst.sftp, tmp, target);
+            await sftpReplace(dst.sftp, tmp, target);
           } catch (e) {
-            dst.sftp.unlink(tmp, () => {});
+            unlinkQuietly(dst.sftp, tmp);
             throw sftpError(e, target, "copy to");
           }
           return finish(started, count.bytes());

@@ -1,4 +1,5 @@
 /** Small helpers for deadlines and cancellation; every wait in the engine goes through them. */
+import { setMaxListeners } from "node:events";
 import { ScoutError, abortError } from "../errors.js";
 
 /** Resolves or rejects with `promise`, or rejects as soon as `signal` aborts (the work itself goes on). */
@@ -32,6 +33,8 @@ export function deadlineSignal(
   ...signals: Array<AbortSignal | undefined>
 ): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
+  // One request's signal is shared by every host of a broadcast (one listener each): not a leak.
+  setMaxListeners(1000, controller.signal);
   const timer = setTimeout(() => controller.abort(new ScoutError("timeout", message)), timeoutMs);
   timer.unref();
   const cleanups: Array<() => void> = [];

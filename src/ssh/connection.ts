@@ -6,9 +6,16 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import ssh2, { type AnyAuthMethod, type Client, type ClientChannel, type SFTPWrapper } from "ssh2";
+import ssh2, {
+  type AnyAuthMethod,
+  type AuthHandlerMiddleware,
+  type Client,
+  type ClientChannel,
+  type SFTPWrapper,
+} from "ssh2";
 import type { HostConfig } from "../config/host.js";
 import { ScoutError } from "../errors.js";
+import { channelProcessGroup, markChannelLost, processGroupPending } from "./channel-state.js";
 import type { SftpContext } from "./types.js";
 
 export interface ConnectionDeps {
@@ -18,6 +25,8 @@ export interface ConnectionDeps {
   verifyHostKey(host: HostConfig, key: Buffer): Promise<void>;
   /** The auth methods to try in order; throws ScoutError("key-unusable") when there are none. */
   authMethods(host: HostConfig): Promise<AnyAuthMethod[]>;
+  /** Told which of authMethods() got each hop in (`scout-mcp doctor` reports it). Optional. */
+  onAuthenticated?(host: HostConfig, method: AnyAuthMethod): void;
 }
 
 export type ConnectionState = "connecting" | "ready" | "closed";
@@ -39,7 +48,16 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   closeReason: ScoutError | undefined;
 
   private client: Client | undefined;
+  /**
+   * Retired SFTP sessions whose channel has not closed yet (see SftpContext.retire). They keep
+   * their channel slot, but do not keep the connection from being idle and reaped.
+   */
+  private retiredSftp = 0;
+  /** Exec channels still open, marked as lost if the connection dies under them. */
+  private readonly openExec = new Set<ClientChannel>();
   private readonly hops: Client[] = [];
+  /** Sockets of a connect in progress: a failed or timed-out connect destroys them (no fd leak). */
+  private readonly dialSockets = new Set<Duplex>();
   private sftpContext: Promise<SftpContext> | undefined;
   private closing = false;
   private closeEmitted = false;
@@ -53,9 +71,9 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
     return this.sftpContext !== undefined;
   }
 
-  /** Open exec channels (the SFTP session's slot excluded). */
+  /** Open exec channels (the SFTP session's slot and retired SFTP sessions excluded). */
   get execChannels(): number {
-    return this.channels - (this.sftpContext ? 1 : 0);
+    return this.channels - (this.sftpContext ? 1 : 0) - this.retiredSftp;
   }
 
   /** Idle: ready, no operation borrowing it and no command running on it. */
@@ -85,11 +103,13 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
       await Promise.race([this.dialChain(deps), timeout]);
     } catch (e) {
       this.destroyAll();
+      this.abortDial();
       this.state = "closed";
       throw e;
     } finally {
       clearTimeout(timer);
     }
+    this.dialSockets.clear(); // owned by the clients from here on
     if (this.closing) {
       // close() was called while connecting: honor it now.
       this.destroyAll();
@@ -102,11 +122,14 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   }
 
   private async dialChain(deps: ConnectionDeps): Promise<void> {
+    const invalid = configProblem(this.host);
+    if (invalid) throw invalid;
     const chain = [...this.host.proxyJump, this.host];
     let sock: Duplex | undefined;
     for (let i = 0; i < chain.length; i++) {
       const hop = chain[i] as HostConfig;
       if (!sock) sock = await this.dialTcp(hop);
+      this.dialSockets.add(sock);
       const client = await this.handshake(hop, sock, deps);
       if (i < chain.length - 1) {
         this.hops.push(client);
@@ -139,6 +162,10 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
 
   private async handshake(hop: HostConfig, sock: Duplex, deps: ConnectionDeps): Promise<Client> {
     const authHandler = await deps.authMethods(hop);
+    // The same walk through the list as ssh2's own array handler, but we learn which method got in.
+    let nextMethod = 0;
+    let lastMethod: AnyAuthMethod | undefined;
+    const pickMethod: AuthHandlerMiddleware = () => (lastMethod = authHandler[nextMethod++]) ?? false;
     const client = new ssh2.Client();
     let hostKeyError: unknown;
     return new Promise<Client>((resolve, reject) => {
@@ -151,6 +178,7 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
         else reject(classifyHandshakeError(err, hop, authHandler));
       };
       client.once("ready", () => {
+        if (lastMethod) deps.onAuthenticated?.(hop, lastMethod);
         client.removeListener("error", fail);
         // Errors after ready surface as 'close'; keep a listener so they never crash the process.
         client.on("error", () => {});
@@ -164,7 +192,7 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
         readyTimeout: 0, // our own deadline covers the whole chain
         keepaliveInterval: deps.keepaliveIntervalMs,
         keepaliveCountMax: 3,
-        authHandler,
+        authHandler: pickMethod,
         hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
           deps.verifyHostKey(hop, key).then(
             () => verify(true),
@@ -186,26 +214,53 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
     if (this.sftpContext) return this.sftpContext;
     const client = this.requireClient();
     this.channels++;
+    // The slot is freed once, when the channel is really gone (or never opened).
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.channels--;
+      this.emit("slotFreed");
+    };
+    const forget = () => {
+      if (this.sftpContext === opening) this.sftpContext = undefined;
+    };
+    let channel: SFTPWrapper | undefined;
     const opening: Promise<SftpContext> = this.openChannel<SFTPWrapper>((cb) => client.sftp(cb))
       .then(
         (sftp) =>
           new Promise<SftpContext>((resolve, reject) => {
+            channel = sftp;
+            let retired = false;
             sftp.once("close", () => {
-              if (this.sftpContext === opening) {
-                this.sftpContext = undefined;
-                this.channels--;
-                this.emit("slotFreed");
-              }
+              forget();
+              if (retired) this.retiredSftp--;
+              retired = false;
+              release();
             });
-            sftp.realpath(".", (err, home) => (err ? reject(err) : resolve({ sftp, home })));
+            const retire = () => {
+              if (retired || released) return;
+              retired = true;
+              this.retiredSftp++;
+              forget();
+              try {
+                sftp.end();
+              } catch {
+                /* already closing */
+              }
+              // The server may never confirm the close (its SFTP process can be stuck in a FIFO's
+              // open, and sshd waits for it): fail what is pending now, so that readers are retried
+              // on a fresh session instead of waiting forever. (push(null) is how ssh2 itself ends
+              // an SFTP stream when its channel closes.)
+              (sftp as SFTPWrapper & { push(chunk: null): void }).push(null);
+            };
+            sftp.realpath(".", (err, home) => (err ? reject(err) : resolve({ sftp, home, retire })));
           }),
       )
       .catch((e: unknown) => {
-        if (this.sftpContext === opening) {
-          this.sftpContext = undefined;
-          this.channels--;
-          this.emit("slotFreed");
-        }
+        forget();
+        if (channel) channel.end();
+        else release();
         throw new ScoutError("channel-failed", `Cannot open SFTP on ${this.host.alias}: ${describe(e)}`, {
           hint: "Check that the server enables the sftp subsystem",
           cause: e,
@@ -229,7 +284,11 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
     };
     return this.openChannel<ClientChannel>((cb) => client.exec(command, cb)).then(
       (channel) => {
-        channel.once("close", release);
+        this.openExec.add(channel);
+        channel.once("close", () => {
+          this.openExec.delete(channel);
+          release();
+        });
         return channel;
       },
       (err: unknown) => {
@@ -262,6 +321,48 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   }
 
   /**
+   * Kills the process groups of the commands still running on this connection, over this
+   * connection (on shutdown: sshd does not signal a command when its session closes, so it would
+   * run on). TERM, then KILL; best effort and bounded by `timeoutMs`.
+   */
+  async killCommands(timeoutMs = 3000): Promise<void> {
+    // A command that has just started may not have reported its process group yet (it is the
+    // first thing its wrapper prints): give those a moment.
+    for (let waited = 0; waited < 1000; waited += 50) {
+      if (![...this.openExec].some(processGroupPending)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const running = [...this.openExec].filter((ch) => channelProcessGroup(ch) !== undefined);
+    if (running.length === 0 || this.state !== "ready" || !this.client) return;
+    const why = new ScoutError("aborted", "Scout is shutting down");
+    for (const ch of running) markChannelLost(ch, why);
+    const pgids = running.map((ch) => channelProcessGroup(ch) as number);
+    const client = this.client;
+    // dash rejects `kill -SIG -- -PGID`; `kill -SIG -PGID` works in dash, bash, zsh and busybox.
+    const k = (sig: string) =>
+      pgids.map((p) => `{ kill -${sig} -${p} || kill -${sig} -- -${p}; } 2>/dev/null`).join("; ");
+    const script = `${k("TERM")}; sleep 0.3; ${k("KILL")}; true`;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        // Straight on the client: the channel accounting may be full, and sshd's MaxSessions has
+        // room above ours.
+        client.exec(script, (err, ch) => {
+          if (err) return resolve();
+          ch.on("data", () => {});
+          ch.stderr.on("data", () => {});
+          ch.once("close", () => resolve());
+          ch.end();
+        });
+      }),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+        timer.unref();
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /**
    * Closes the connection and its jump chain. Idempotent. The connection stops serving at once;
    * 'close' (which frees its pool slot) fires when the socket is really gone, so the pool cap also
    * holds at the TCP level.
@@ -286,6 +387,15 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
     return this.client;
   }
 
+  /**
+   * A peer that accepted TCP but never answers SSH (a hung sshd, a tarpit) would keep a half-done
+   * connect's socket open forever: end() waits for a reply that never comes. Destroy them.
+   */
+  private abortDial(): void {
+    for (const s of this.dialSockets) s.destroy();
+    this.dialSockets.clear();
+  }
+
   private destroyAll(): void {
     try {
       this.client?.end();
@@ -308,10 +418,21 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
       this.closeReason = new ScoutError("connection-lost", `Connection to ${this.host.alias} was lost`);
     }
     this.state = "closed";
+    // ssh2 emits the client's 'close' before it ends the channels: mark them first, so that a
+    // command's result says its connection was lost rather than showing no exit status.
+    const why = this.closeReason ?? new ScoutError("aborted", "Scout is shutting down");
+    for (const ch of this.openExec) markChannelLost(ch, why);
     this.destroyAll();
     this.sftpContext = undefined;
     this.emit("close", this.closeReason);
   }
+}
+
+/** The ScoutError for a host whose ssh config entry can never connect (see HostConfig.configError). */
+export function configProblem(host: HostConfig): ScoutError | undefined {
+  if (host.configError === undefined) return undefined;
+  // configError already says what to change in the config.
+  return new ScoutError("config", `Cannot connect to ${host.alias}: ${host.configError}`);
 }
 
 function forwardOut(client: Client, next: HostConfig, via: HostConfig): Promise<Duplex> {

@@ -239,7 +239,7 @@ export class Fleet implements PoolOwner {
     };
   }
 
-  /** Closes every connection and refuses new work. */
+  /** Kills the commands still running, then closes every connection and refuses new work. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
@@ -248,6 +248,10 @@ export class Fleet implements PoolOwner {
       w.signal.removeEventListener("abort", w.onAbort);
       w.reject(new ScoutError("aborted", "Scout is shutting down"));
     }
+    // Commands still running would outlive their sessions on the hosts: kill them first.
+    await Promise.all(
+      [...this.pools.values()].flatMap((pool) => pool.connections.map((c) => c.killCommands())),
+    );
     const closing: Array<Promise<void>> = [];
     for (const pool of this.pools.values()) {
       for (const c of pool.connections) {

@@ -8,7 +8,7 @@
 import type { ClientChannel } from "ssh2";
 import type { HostConfig } from "../config/host.js";
 import { ScoutError, abortError, isScoutError } from "../errors.js";
-import { SshConnection, type ConnectionDeps } from "./connection.js";
+import { SshConnection, configProblem, type ConnectionDeps } from "./connection.js";
 import type { SftpContext, SftpOptions } from "./types.js";
 import { raceSignal } from "./abort.js";
 
@@ -92,6 +92,8 @@ export class HostPool {
 
   async withSftp<T>(fn: (ctx: SftpContext) => Promise<T>, options: SftpOptions = {}): Promise<T> {
     const idempotent = options.idempotent ?? true;
+    const invalid = configProblem(this.config);
+    if (invalid) throw invalid;
     for (let attempt = 0; ; attempt++) {
       const conn = await this.acquireSftp(options.signal);
       try {
@@ -120,6 +122,8 @@ export class HostPool {
   }
 
   exec(command: string, signal?: AbortSignal): Promise<ClientChannel> {
+    const invalid = configProblem(this.config);
+    if (invalid) return Promise.reject(invalid);
     const conn = this.pickExec();
     if (conn && this.waiters.length === 0) {
       this.owner.observer.hit?.(this.alias);

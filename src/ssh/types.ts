@@ -9,6 +9,12 @@ export interface SftpContext {
   sftp: SFTPWrapper;
   /** The remote login directory (SFTP realpath of "."), resolved once per connection. */
   home: string;
+  /**
+   * Gives this SFTP session up at once: later requests get a fresh session on the same connection,
+   * and requests still pending on this one fail (readers are retried). For a session the server
+   * can no longer serve, e.g. one blocked opening a FIFO.
+   */
+  retire(): void;
 }
 
 export interface SftpOptions {

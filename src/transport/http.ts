@@ -38,6 +38,11 @@ export interface HttpTransportHandle {
   port: number;
   server: Server;
   sessions(): number;
+  /**
+   * First step of a graceful shutdown: the listener closes, idle keep-alive sockets are dropped,
+   * and new MCP requests get 503; requests in flight keep their streams until close().
+   */
+  stopAccepting(): void;
   /** Stops accepting, closes every MCP session and the listener. */
   close(): Promise<void>;
 }
@@ -51,6 +56,10 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
   const sessions = new Map<string, Session>();
   const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
   const log = options.log ?? (() => {});
+  let draining = false;
+  let listenerClosed: Promise<void> | undefined;
+  /** Resolves once the listener is closed and every connection has ended. */
+  const stopListening = () => (listenerClosed ??= new Promise<void>((r) => server.close(() => r())));
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
@@ -65,7 +74,8 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
-    if (url.pathname === "/health" && req.method === "GET" && !url.searchParams.has("verbose")) {
+    const verbose = !["", "0", "false"].includes(url.searchParams.get("verbose") ?? "");
+    if (url.pathname === "/health" && req.method === "GET" && !verbose) {
       res.writeHead(200, { "content-type": "text/plain" }).end("OK");
       return;
     }
@@ -82,6 +92,11 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
     }
     if (url.pathname !== "/mcp") {
       res.writeHead(404, { "content-type": "text/plain" }).end("Not found: MCP is served at /mcp");
+      return;
+    }
+    if (draining && req.method !== "DELETE") {
+      res.setHeader("connection", "close");
+      jsonRpcError(res, 503, -32000, "Server is shutting down: retry against another instance or later");
       return;
     }
     const sessionId = header(req, "mcp-session-id");
@@ -147,8 +162,15 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
     port: address.port,
     server,
     sessions: () => sessions.size,
+    stopAccepting: () => {
+      if (draining) return;
+      draining = true;
+      void stopListening();
+      server.closeIdleConnections();
+    },
     close: async () => {
-      const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+      draining = true;
+      const closing = stopListening();
       await Promise.allSettled([...sessions.values()].map((s) => s.mcp.close()));
       sessions.clear();
       server.closeAllConnections();

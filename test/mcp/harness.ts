@@ -3,6 +3,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { settingsWith, type Settings } from "../../src/config/settings.js";
 import { serve, type RunningServer } from "../../src/cli/serve.js";
@@ -87,4 +90,103 @@ export async function startStdioScout(
   const client = new Client({ name: "scout-test", version: "1.0.0" });
   await client.connect(transport);
   return wrap(client, { close: () => client.close() });
+}
+
+/** Pids of local processes whose command line contains `needle` (the lab hosts run on this machine). */
+export function processesMatching(needle: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (cmd.includes(needle)) pids.push(Number(e));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Pids of every descendant of `root` (e.g. the session processes of one lab sshd). */
+export function descendantsOf(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    for (const c of children.get(queue.shift()!) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
+}
+
+/** Polls `check` every 25 ms until it returns true; throws with `what` after `timeoutMs`. */
+export async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
+  const started = performance.now();
+  while (!check()) {
+    if (performance.now() - started > timeoutMs)
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return performance.now() - started;
+}
+
+/** A command line no other test uses: `sleep 30.<random digits>` (GNU and busybox sleep take fractions). */
+export function uniqueSleep(): string {
+  return `sleep 30.${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}1`;
+}
+
+/**
+ * A loopback port where connects hang, like a host behind a firewall that drops packets: a
+ * stopped process listens with a backlog of 1, and filler connections fill its accept queue, so
+ * the kernel drops further SYNs. (A blackholed FaultProxy accepts the TCP connection, which a TCP
+ * probe counts as online.)
+ */
+export async function startUnansweredPort(): Promise<{ port: number; close(): void }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{console.log(s.address().port);process.kill(process.pid,'SIGSTOP')})",
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("error", reject);
+    child.stdout!.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+  });
+  const fillers: net.Socket[] = [];
+  const connects = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: "127.0.0.1" });
+      s.on("error", () => {});
+      const t = setTimeout(() => {
+        s.destroy();
+        resolve(false);
+      }, ms);
+      s.once("connect", () => {
+        clearTimeout(t);
+        fillers.push(s);
+        resolve(true);
+      });
+    });
+  for (let i = 0; i < 1000 && (await connects(300)); i++);
+  return {
+    port,
+    close: () => {
+      for (const f of fillers) f.destroy();
+      child.kill("SIGKILL");
+    },
+  };
 }

@@ -1,11 +1,25 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { ScoutMetrics } from "../../src/observe/metrics.js";
 
 const ALERTS = new URL("../../deploy/prometheus/alerts.yml", import.meta.url);
+const ALERT_TESTS = new URL("../../deploy/prometheus/alerts.test.yml", import.meta.url);
 const DASHBOARD = new URL("../../deploy/grafana/scout.json", import.meta.url);
+const PROMTOOL = "/usr/bin/promtool";
+
+interface Dashboard {
+  title: string;
+  templating: { list: Array<{ name: string }> };
+  panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+}
+
+function dashboard(): Dashboard {
+  return JSON.parse(readFileSync(DASHBOARD, "utf8")) as Dashboard;
+}
 
 async function exportedNames(): Promise<Set<string>> {
   const m = new ScoutMetrics({
@@ -91,22 +105,69 @@ describe("deploy/prometheus/alerts.yml", () => {
     }
   });
 
-  it.runIf(existsSync("/usr/bin/promtool"))("passes promtool check rules", () => {
-    const out = execFileSync("/usr/bin/promtool", ["check", "rules", ALERTS.pathname], { encoding: "utf8" });
+  it.runIf(existsSync(PROMTOOL))("passes promtool check rules", () => {
+    const out = execFileSync(PROMTOOL, ["check", "rules", ALERTS.pathname], { encoding: "utf8" });
     expect(out).toMatch(/SUCCESS: \d+ rules found/);
+  });
+
+  it("has a promtool unit test that fires every alert", () => {
+    const tests = parse(readFileSync(ALERT_TESTS, "utf8")) as {
+      rule_files: string[];
+      tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }>;
+    };
+    expect(tests.rule_files).toEqual(["alerts.yml"]);
+    const fired = new Set(
+      tests.tests.flatMap((t) =>
+        (t.alert_rule_test ?? []).filter((a) => (a.exp_alerts ?? []).length > 0).map((a) => a.alertname),
+      ),
+    );
+    for (const r of rules) expect(fired, `no test fires ${r.alert}`).toContain(r.alert);
+  });
+
+  it.runIf(existsSync(PROMTOOL))("passes its promtool unit tests (promtool test rules)", () => {
+    const out = execFileSync(PROMTOOL, ["test", "rules", ALERT_TESTS.pathname], { encoding: "utf8" });
+    expect(out).toContain("SUCCESS");
   });
 });
 
 describe("deploy/grafana/scout.json", () => {
   it("is a dashboard whose queries name exported metrics", async () => {
-    const dash = JSON.parse(readFileSync(DASHBOARD, "utf8")) as {
-      title: string;
-      panels: Array<{ targets: Array<{ expr: string }> }>;
-    };
+    const dash = dashboard();
     expect(dash.title).toBe("Scout MCP");
     const names = await exportedNames();
     expect(dash.panels.length).toBeGreaterThanOrEqual(10);
     for (const p of dash.panels)
       for (const t of p.targets) for (const n of metricNamesIn(t.expr)) expect(names).toContain(n);
+  });
+
+  it("shows every scout_* metric and the process metrics the alerts watch, per instance", async () => {
+    const dash = dashboard();
+    const exprs = dash.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    const shown = new Set(exprs.flatMap(metricNamesIn).map((n) => n.replace(/_(bucket|count|sum)$/, "")));
+    const families = [...(await exportedNames())]
+      .filter((n) => n.startsWith("scout_"))
+      .map((n) => n.replace(/_(bucket|count|sum)$/, ""));
+    for (const f of [...families, "process_open_fds", "process_max_fds", "process_resident_memory_bytes"]) {
+      expect(shown, f).toContain(f);
+    }
+    expect(dash.templating.list.map((v) => v.name)).toEqual(["datasource", "instance"]);
+    for (const e of exprs) expect(e, e).toContain('instance=~"$instance"');
+  });
+
+  it.runIf(existsSync(PROMTOOL))("has only valid PromQL (promtool parses every query)", () => {
+    const exprs = dashboard().panels.flatMap((p) => p.targets.map((t) => t.expr));
+    const dir = mkdtempSync(join(tmpdir(), "scout-dash-"));
+    try {
+      const file = join(dir, "dashboard-queries.yml");
+      const asRules = exprs.map((e, i) => ({
+        record: `scout:dashboard_query_${i}`,
+        expr: e.replaceAll("$instance", ".*"),
+      }));
+      writeFileSync(file, stringify({ groups: [{ name: "dashboard", rules: asRules }] }));
+      const out = execFileSync(PROMTOOL, ["check", "rules", file], { encoding: "utf8" });
+      expect(out).toContain(`SUCCESS: ${exprs.length} rules found`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

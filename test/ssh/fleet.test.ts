@@ -1,9 +1,14 @@
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isScoutError } from "../../src/errors.js";
 import type { SFTPWrapper, Stats } from "ssh2";
 import { startFleet, type LabFleet } from "../fleet/index.js";
+import { HostRegistry } from "../../src/config/registry.js";
+import { settingsWith } from "../../src/config/settings.js";
+import { Fleet } from "../../src/ssh/fleet.js";
+import { createConnectionDeps } from "../../src/ssh/trust.js";
 import { collect, countingObserver, makeFleet, type TestHost } from "./helpers.js";
 
 function stat(sftp: SFTPWrapper, path: string): Promise<Stats> {
@@ -335,6 +340,42 @@ describe("failures", () => {
     }
   });
 
+  it("a silent peer (its sshd session frozen) is detected by keepalives and replaced", async () => {
+    const target = lab.hosts[0]!;
+    const fleet = makeFleet(lab, hostsOf(1), { keepaliveIntervalMs: 200 });
+    const descendants = (pid: number): number[] => {
+      const out = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout;
+      const kids = out.split("\n").filter(Boolean).map(Number);
+      return kids.flatMap((k) => [k, ...descendants(k)]);
+    };
+    let frozen: number[] = [];
+    try {
+      const host = fleet.host(target.alias);
+      expect(await host.withSftp(({ sftp }) => readFile(sftp, file))).toBe("hello from the fleet\n");
+      // SIGSTOP the session's processes: the TCP connection stays up but nothing answers, as
+      // with a host that froze or a network path that silently drops packets.
+      frozen = descendants(target.pid!);
+      expect(frozen.length).toBeGreaterThan(0);
+      for (const pid of frozen) process.kill(pid, "SIGSTOP");
+      const started = performance.now();
+      // The read hangs on the frozen peer until 3 keepalives (200 ms apart) go unanswered, then
+      // runs again on a new connection.
+      expect(await host.withSftp(({ sftp }) => readFile(sftp, file))).toBe("hello from the fleet\n");
+      const ms = performance.now() - started;
+      expect(ms).toBeGreaterThanOrEqual(400);
+      expect(ms).toBeLessThan(15_000);
+    } finally {
+      for (const pid of frozen) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          /* already gone */
+        }
+      }
+      await fleet.close();
+    }
+  });
+
   it("reconnects after sshd restarts", async () => {
     const fleet = makeFleet(lab, hostsOf(3));
     const target = lab.hosts[2]!;
@@ -389,6 +430,45 @@ describe("lifecycle", () => {
       expect(out.stdout).toBe("via-jump\n");
     } finally {
       await fleet.close();
+    }
+  });
+
+  it("a host whose ProxyJump loops is listed, and using it fails with the loop named", async () => {
+    const proxy = await lab.proxy(0);
+    const configPath = await lab.writeSshConfig([
+      { alias: "loop1", port: proxy.port, extra: ["ProxyJump loop2"] },
+      { alias: "loop2", port: proxy.port, extra: ["ProxyJump loop1"] },
+      { alias: "fine", port: proxy.port },
+    ]);
+    const settings = settingsWith({ sshConfigPath: configPath, knownHostsPath: lab.knownHostsPath });
+    const warnings: string[] = [];
+    const registry = await HostRegistry.open(settings, { log: (_level, msg) => warnings.push(msg) });
+    const fleet = new Fleet({
+      settings,
+      lookupHost: (alias) => registry.require(alias),
+      connectionDeps: await createConnectionDeps(settings, () => {}),
+    });
+    try {
+      expect(registry.list().map((h) => h.alias)).toEqual(["fine", "loop1", "loop2"]);
+      expect(warnings.join("\n")).toMatch(/ProxyJump loop: loop1 → loop2 → loop1/);
+      const host = fleet.host("loop1");
+      const viaSftp = await host.withSftp(async () => "never").catch((e: unknown) => e);
+      const viaExec = await host.exec("touch /tmp/never").catch((e: unknown) => e);
+      for (const err of [viaSftp, viaExec]) {
+        expect(isScoutError(err, "config")).toBe(true);
+        expect((err as Error).message).toMatch(
+          /^Cannot connect to loop1: ProxyJump loop: loop1 → loop2 → loop1\. Break the loop/,
+        );
+      }
+      expect(proxy.accepted).toBe(0); // refused before any network traffic
+      // The healthy host next to it works.
+      expect(await fleet.host("fine").withSftp(({ sftp }) => readFile(sftp, file))).toBe(
+        "hello from the fleet\n",
+      );
+    } finally {
+      await fleet.close();
+      registry.close();
+      await proxy.close();
     }
   });
 

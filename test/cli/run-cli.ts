@@ -1,0 +1,52 @@
+/** Runs the real `scout-mcp` entry point (src/cli/main.ts through tsx) as a child process. */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const REPO = fileURLToPath(new URL("../..", import.meta.url));
+export const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A minimal environment: no SCOUT_* or SSH_AUTH_SOCK of whoever runs the tests leaks in. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    NO_COLOR: "1",
+    ...extra,
+  };
+}
+
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+      cwd: options.cwd ?? REPO,
+      env: options.env ?? cleanEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 50_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The table row of `alias` in doctor's output, split into cells on runs of 2+ spaces. */
+export function rowOf(stdout: string, alias: string): string[] {
+  const line = stdout.split("\n").find((l) => l.split(/\s{2,}/)[1] === alias);
+  if (!line) throw new Error(`No row for ${alias} in:\n${stdout}`);
+  return line.split(/\s{2,}/);
+}
