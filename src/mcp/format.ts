@@ -11,7 +11,11 @@ export interface HostRow {
   hostname: string;
   port: number;
   online: boolean;
+  /** Why the host can never connect (e.g. a ProxyJump loop), shown instead of leaving it a mystery. */
+  configError?: string;
 }
+
+const configNote = (h: HostRow): string => (h.configError ? ` [config error: ${h.configError}]` : "");
 
 export function formatHostsList(hosts: HostRow[]): string {
   if (hosts.length === 0) return "No SSH hosts configured.";
@@ -20,7 +24,7 @@ export function formatHostsList(hosts: HostRow[]): string {
     "Available hosts:",
     ...rows.map(
       (h) =>
-        `  [${h.online ? "✓" : "✗"}] ${h.alias} (${h.online ? "online" : "offline"}) -> ${h.user}@${h.hostname}:${h.port}`,
+        `  [${h.online ? "✓" : "✗"}] ${h.alias} (${h.online ? "online" : "offline"}) -> ${h.user}@${h.hostname}:${h.port}${configNote(h)}`,
     ),
   ].join("\n");
 }
@@ -31,7 +35,7 @@ export function formatHostsResource(hosts: HostRow[]): string {
   for (const h of rows) {
     const n = h.alias;
     out.push(
-      `[${h.online ? "✓" : "✗"}] ${n} (${h.online ? "online" : "offline"})`,
+      `[${h.online ? "✓" : "✗"}] ${n} (${h.online ? "online" : "offline"})${configNote(h)}`,
       `    SSH:      ${h.user}@${h.hostname}:${h.port}`,
       `    Files:    ${n}://path/to/file`,
       `    Docker:   ${n}://docker/{container}/logs`,

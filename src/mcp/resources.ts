@@ -97,6 +97,7 @@ export class ResourceCatalog {
                 hostname: h.hostname,
                 port: h.port,
                 online: status.get(h.alias) ?? false,
+                ...(h.configError !== undefined ? { configError: h.configError } : {}),
               })),
             ),
           );

@@ -327,6 +327,7 @@ async function hostsList(ctx: ToolCallContext): Promise<ToolOutcome> {
     hostname: h.hostname,
     port: h.port,
     online: status.get(h.alias) ?? false,
+    ...(h.configError !== undefined ? { configError: h.configError } : {}),
   }));
   return {
     mode: "hosts",
@@ -336,6 +337,7 @@ async function hostsList(ctx: ToolCallContext): Promise<ToolOutcome> {
         name: r.alias,
         address: hostAddress({ ...r, identityFiles: [], identitiesOnly: false, proxyJump: [] }),
         online: r.online,
+        ...(r.configError !== undefined ? { configError: r.configError } : {}),
       })),
     }),
   };

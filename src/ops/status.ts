@@ -63,8 +63,10 @@ export class HostStatusCache {
     await Promise.all(
       hosts.map(async (h) => {
         if (h.configError !== undefined) {
-          // It can never connect (e.g. a ProxyJump loop): offline without a probe.
+          // It can never connect (e.g. a ProxyJump loop): offline without a probe, and remembered
+          // like a probe so that scout_host_up shows it.
           result.set(h.alias, false);
+          this.cache.set(h.alias, { online: false, checkedAt: this.now() });
           return;
         }
         if (this.options.isConnected?.(h.alias)) {
