@@ -17,6 +17,7 @@ import type { HostConfig } from "../config/host.js";
 import { ScoutError } from "../errors.js";
 import { channelProcessGroup, markChannelLost, processGroupPending } from "./channel-state.js";
 import type { SftpContext } from "./types.js";
+import { coalesceWrites } from "./coalesce.js";
 
 export interface ConnectionDeps {
   connectTimeoutMs: number;
@@ -148,6 +149,8 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
       const socket = net.connect({ host: hop.hostname, port: hop.port });
       // Nagle + delayed ACK costs ~45 ms per exec round trip on small packets.
       socket.setNoDelay(true);
+      // ...and without Nagle, each SSH packet would go out as its own segment: batch per tick.
+      coalesceWrites(socket);
       const onError = (err: NodeJS.ErrnoException) => {
         socket.destroy();
         reject(classifySocketError(err, hop));
