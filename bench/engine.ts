@@ -3,7 +3,6 @@
  * on the same fleet in the same run, at concurrency 1 and 32; then the same read behind a 30 ms
  * RTT proxy, expressed in round trips. Prints a table; never fails on numbers.
  */
-import { Client, type SFTPWrapper } from "ssh2";
 import { startFleet } from "../src/lab/index.js";
 import { HostRegistry } from "../src/config/registry.js";
 import { settingsWith } from "../src/config/settings.js";
@@ -12,26 +11,9 @@ import { createConnectionDeps } from "../src/ssh/trust.js";
 import { readFile } from "../src/ops/read.js";
 import { limitsFrom } from "../src/ops/limits.js";
 import { fmt, measure, printTable } from "./lib.js";
+import { rawRead, rawSsh } from "./support.js";
 
 const N = Number(process.env.BENCH_N ?? 4000);
-
-async function rawSftp(config: import("ssh2").ConnectConfig): Promise<{ client: Client; sftp: SFTPWrapper }> {
-  const client = new Client();
-  await new Promise<void>((resolve, reject) => {
-    client.once("ready", () => resolve());
-    client.once("error", reject);
-    client.connect(config);
-  });
-  client.setNoDelay(true);
-  const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
-    client.sftp((e, s) => (e ? reject(e) : resolve(s))),
-  );
-  return { client, sftp };
-}
-
-function rawRead(sftp: SFTPWrapper, path: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => sftp.readFile(path, (e, d) => (e ? reject(e) : resolve(d))));
-}
 
 async function main(): Promise<void> {
   const lab = await startFleet({ hosts: 1 });
@@ -56,7 +38,7 @@ async function main(): Promise<void> {
     const host = fleet.host("direct");
     await readFile(host, file, limits); // warm: connection + SFTP session
 
-    const raw = await rawSftp(lab.connectConfig(0));
+    const raw = await rawSsh(lab.connectConfig(0));
     await rawRead(raw.sftp, file);
 
     const rows: string[][] = [];
@@ -84,7 +66,7 @@ async function main(): Promise<void> {
     await readFile(slow, file, limits);
     const rtt = 30;
     const s = await measure(20, 1, () => readFile(slow, file, limits));
-    const rawSlow = await rawSftp({ ...lab.connectConfig(0), port: proxy.port });
+    const rawSlow = await rawSsh({ ...lab.connectConfig(0), port: proxy.port });
     await rawRead(rawSlow.sftp, file);
     const r = await measure(20, 1, () => rawRead(rawSlow.sftp, file));
     printTable(

@@ -10,10 +10,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { Agent, request } from "node:http";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Client, type SFTPWrapper } from "ssh2";
 import { startFleet } from "../src/lab/index.js";
 import type { SshConfigEntry } from "../src/lab/index.js";
 import { fmt, measure, percentile, printTable, type RunStats } from "./lib.js";
+import { rawRead, rawSsh } from "./support.js";
 
 const N = Number(process.env.BENCH_N ?? 3000);
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
@@ -148,23 +148,6 @@ class LeanClient {
 
 // ---- raw SFTP ----------------------------------------------------------------------------------
 
-async function rawSftp(config: import("ssh2").ConnectConfig): Promise<{ client: Client; sftp: SFTPWrapper }> {
-  const client = new Client();
-  await new Promise<void>((resolve, reject) => {
-    client.once("ready", () => resolve());
-    client.once("error", reject);
-    client.connect(config);
-  });
-  client.setNoDelay(true);
-  const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
-    client.sftp((e, s) => (e ? reject(e) : resolve(s))),
-  );
-  return { client, sftp };
-}
-
-const rawRead = (sftp: SFTPWrapper, path: string) =>
-  new Promise<Buffer>((resolve, reject) => sftp.readFile(path, (e, d) => (e ? reject(e) : resolve(d))));
-
 // ---- main --------------------------------------------------------------------------------------
 
 /** CPU time (user + system) a process has used, in µs; /proc counts in clock ticks (100 Hz). */
@@ -217,7 +200,7 @@ async function main(): Promise<void> {
       startServer([MIN_SERVER], { BENCH_JSON_RESPONSE: "1" }),
     ]);
 
-    const raw = await rawSftp(lab.connectConfig(0));
+    const raw = await rawSsh(lab.connectConfig(0));
     if ((await rawRead(raw.sftp, file)).toString() !== content) throw new Error("raw read mismatch");
 
     const rows: string[][] = [];
@@ -325,7 +308,7 @@ async function main(): Promise<void> {
     // The same cold work with raw ssh2 (connect, SFTP, read), to tell Scout from the machine.
     const rawCold = async (i: number) => {
       // Proxy i forwards to lab host i % 2: that host's key.
-      const c = await rawSftp({ ...lab.connectConfig(i % 2), port: proxies[i]!.port });
+      const c = await rawSsh({ ...lab.connectConfig(i % 2), port: proxies[i]!.port });
       await rawRead(c.sftp, file);
       c.client.end();
     };
@@ -342,7 +325,7 @@ async function main(): Promise<void> {
     // Warm read at 30 ms RTT, in round trips.
     await cold.callTool("scout", { target: `rtt30:${file}` });
     const warm30 = await measure(20, 1, () => cold.callTool("scout", { target: `rtt30:${file}` }));
-    const rawSlow = await rawSftp({ ...lab.connectConfig(0), port: proxies[0]!.port });
+    const rawSlow = await rawSsh({ ...lab.connectConfig(0), port: proxies[0]!.port });
     await rawRead(rawSlow.sftp, file);
     const raw30 = await measure(20, 1, () => rawRead(rawSlow.sftp, file));
     cold.close();

@@ -15,7 +15,7 @@ import { ScoutError, abortError } from "../errors.js";
 import type { HostAccess } from "../ssh/types.js";
 import type { Limits } from "./limits.js";
 import { resolveRemotePath } from "./paths.js";
-import { closeQuietly, sftpCall, sftpError } from "./sftp-errors.js";
+import { closeQuietly, sftpOpen, sftpRead, sftpStat } from "./sftp-errors.js";
 
 export type EntryType = "file" | "directory" | "symlink" | "fifo" | "socket" | "char" | "block" | "unknown";
 
@@ -108,7 +108,7 @@ export async function statPath(host: HostAccess, path: string, signal?: AbortSig
   return host.withSftp(
     async ({ sftp, home }) => {
       const p = resolveRemotePath(path, home);
-      const s = await sftpCall<Stats>(path, "stat", (cb) => sftp.stat(p, cb));
+      const s = await sftpStat(sftp, p, path);
       noteType(sftp, p, typeOf(s));
       return info(p, s);
     },
@@ -142,22 +142,6 @@ export function decodeText(buf: Buffer): { text: string; binary: boolean } {
   }
 }
 
-function readChunk(
-  sftp: SFTPWrapper,
-  handle: Buffer,
-  buf: Buffer,
-  off: number,
-  len: number,
-  pos: number,
-  path: string,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    sftp.read(handle, buf, off, len, pos, (err, n) =>
-      err ? reject(sftpError(err, path, "read")) : resolve(n),
-    );
-  });
-}
-
 /** Reads [start, start+len) with up to IN_FLIGHT chunk requests pipelined; stops early at EOF. */
 async function readRange(
   sftp: SFTPWrapper,
@@ -171,7 +155,7 @@ async function readRange(
     const buf = Buffer.allocUnsafe(len);
     let got = 0;
     while (got < len) {
-      const n = await readChunk(sftp, handle, buf, got, len - got, start + got, path);
+      const n = await sftpRead(sftp, handle, buf, got, len - got, start + got, path);
       if (n <= 0) break;
       got += n;
     }
@@ -188,7 +172,7 @@ async function readRange(
       const want = Math.min(CHUNK, len - off);
       let got = 0;
       while (got < want) {
-        const n = await readChunk(sftp, handle, buf, off + got, want - got, start + off + got, path);
+        const n = await sftpRead(sftp, handle, buf, off + got, want - got, start + off + got, path);
         if (n <= 0) {
           eof = Math.min(eof, off + got);
           return;
@@ -215,7 +199,7 @@ async function readUnknownSize(
     checkAbort(signal, `Reading ${path}`);
     const want = Math.min(CHUNK, max - total);
     const buf = Buffer.allocUnsafe(want);
-    const n = await readChunk(sftp, handle, buf, 0, want, total, path);
+    const n = await sftpRead(sftp, handle, buf, 0, want, total, path);
     if (n <= 0) break;
     parts.push(buf.subarray(0, n));
     total += n;
@@ -253,9 +237,9 @@ export async function readFile(
   return host.withSftp(
     async ({ sftp, home, retire }) => {
       const p = resolveRemotePath(path, home);
-      const open = () => sftpCall<Buffer>(p, "open", (cb) => sftp.open(p, "r", cb));
+      const open = () => sftpOpen(sftp, p, "r");
       // A known regular file: stat and open go out together, one round trip for both.
-      const statP = sftpCall<Stats>(p, "stat", (cb) => sftp.stat(p, cb));
+      const statP = sftpStat(sftp, p);
       const early = isKnownFile(sftp, p) ? open() : undefined;
       const discard = () =>
         early?.then(

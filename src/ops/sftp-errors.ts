@@ -2,7 +2,7 @@
  * SFTP status codes → ScoutErrors that say what happened, and the promise wrappers over ssh2's
  * callback-style SFTP calls that every operation uses (so every failure goes through the mapping).
  */
-import type { FileEntryWithStats, SFTPWrapper, Stats } from "ssh2";
+import type { SFTPWrapper, Stats } from "ssh2";
 import { ScoutError, abortError } from "../errors.js";
 
 /** SSH_FX_* status codes (draft-ietf-secsh-filexfer-02); ssh2 puts them on `err.code`. */
@@ -91,11 +91,9 @@ export function sftpCall<T>(
   });
 }
 
-export const sftpStat = (sftp: SFTPWrapper, p: string): Promise<Stats> =>
-  sftpCall<Stats>(p, "stat", (cb) => sftp.stat(p, cb));
-
-export const sftpLstat = (sftp: SFTPWrapper, p: string): Promise<Stats> =>
-  sftpCall<Stats>(p, "stat", (cb) => sftp.lstat(p, cb));
+/** `shown` is the path as the user wrote it (e.g. `~/x`), for the error message. */
+export const sftpStat = (sftp: SFTPWrapper, p: string, shown = p): Promise<Stats> =>
+  sftpCall<Stats>(shown, "stat", (cb) => sftp.stat(p, cb));
 
 export const sftpOpen = (sftp: SFTPWrapper, p: string, flags: "r" | "w", mode?: number): Promise<Buffer> =>
   sftpCall<Buffer>(p, flags === "r" ? "open" : "create", (cb) =>
@@ -123,9 +121,6 @@ export function unlinkQuietly(sftp: SFTPWrapper, p: string): void {
   }
 }
 
-export const sftpClose = (sftp: SFTPWrapper, handle: Buffer, p: string): Promise<void> =>
-  sftpCall<void>(p, "close", (cb) => sftp.close(handle, (err) => cb(err, undefined)));
-
 /**
  * One READ request: resolves with the bytes read into `buf` at `off` (0 at end of file). A read
  * may return fewer bytes than asked; callers continue from where it stopped.
@@ -140,47 +135,6 @@ export const sftpRead = (
   p: string,
 ): Promise<number> =>
   sftpCall<number>(p, "read", (cb) => sftp.read(handle, buf, off, len, pos, (err, n) => cb(err, n)));
-
-export const sftpWrite = (
-  sftp: SFTPWrapper,
-  handle: Buffer,
-  buf: Buffer,
-  len: number,
-  pos: number,
-  p: string,
-): Promise<void> =>
-  sftpCall<void>(p, "write", (cb) => sftp.write(handle, buf, 0, len, pos, (err) => cb(err, undefined)));
-
-export const sftpOpendir = (sftp: SFTPWrapper, p: string): Promise<Buffer> =>
-  sftpCall<Buffer>(p, "list", (cb) => sftp.opendir(p, cb));
-
-/** One READDIR batch; `undefined` at the end of the directory. "." and ".." are dropped. */
-export function sftpReaddirBatch(
-  sftp: SFTPWrapper,
-  handle: Buffer,
-  p: string,
-): Promise<FileEntryWithStats[] | undefined> {
-  return new Promise((resolve, reject) => {
-    try {
-      sftp.readdir(handle, (err, list) => {
-        if (err) {
-          if (statusOf(err) === SFTP_STATUS.EOF) resolve(undefined);
-          else reject(sftpError(err, p, "list"));
-          return;
-        }
-        resolve(list as FileEntryWithStats[]);
-      });
-    } catch (e) {
-      reject(sftpError(e, p, "list"));
-    }
-  });
-}
-
-export const sftpReadlink = (sftp: SFTPWrapper, p: string): Promise<string> =>
-  sftpCall<string>(p, "read the link", (cb) => sftp.readlink(p, cb));
-
-export const sftpRealpath = (sftp: SFTPWrapper, p: string): Promise<string> =>
-  sftpCall<string>(p, "resolve", (cb) => sftp.realpath(p, cb));
 
 export const sftpUnlink = (sftp: SFTPWrapper, p: string): Promise<void> =>
   sftpCall<void>(p, "remove", (cb) => sftp.unlink(p, (err) => cb(err, undefined)));

@@ -14,7 +14,7 @@ import type { SFTPWrapper, Stats } from "ssh2";
 import { ScoutError } from "../errors.js";
 import type { HostAccess } from "../ssh/types.js";
 import { resolveRemotePath } from "./paths.js";
-import { sftpCall, sftpError, sftpReplace, unlinkQuietly } from "./sftp-errors.js";
+import { sftpError, sftpReplace, sftpStat, unlinkQuietly } from "./sftp-errors.js";
 
 export interface TransferResult {
   bytes: number;
@@ -50,7 +50,7 @@ function tmpName(target: string): string {
 
 async function remoteStat(sftp: SFTPWrapper, p: string): Promise<Stats | undefined> {
   try {
-    return await sftpCall<Stats>(p, "stat", (cb) => sftp.stat(p, cb));
+    return await sftpStat(sftp, p);
   } catch (e) {
     if (e instanceof ScoutError && e.code === "not-found") return undefined;
     throw e;
@@ -110,7 +110,7 @@ export async function download(
   return host.withSftp(
     async ({ sftp, home }) => {
       const source = resolveRemotePath(remotePath, home);
-      const s = await sftpCall<Stats>(source, "stat", (cb) => sftp.stat(source, cb));
+      const s = await sftpStat(sftp, source);
       if (!s.isFile())
         throw new ScoutError("not-a-file", `${source} is not a regular file: only files can be downloaded`);
       let target = localPath;
@@ -151,7 +151,7 @@ export async function copyRemote(
   return srcHost.withSftp(
     async (src) => {
       const source = resolveRemotePath(srcPath, src.home);
-      const s = await sftpCall<Stats>(source, "stat", (cb) => src.sftp.stat(source, cb));
+      const s = await sftpStat(src.sftp, source);
       if (!s.isFile())
         throw new ScoutError("not-a-file", `${source} is not a regular file: only files can be copied`);
       return dstHost.withSftp(
