@@ -99,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "serve": {
       const { serve } = await import("./serve.js");
-      const running = await serve(loaded.settings);
+      const running = await serve(loaded.settings, { announce: true });
       await running.done;
       return 0;
     }

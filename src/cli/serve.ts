@@ -103,7 +103,12 @@ async function waitUntilQuiet(app: ScoutApp, ms: number): Promise<void> {
 
 export async function serve(
   settings: Settings,
-  opts: { log?: Logger; installSignals?: boolean } = {},
+  opts: {
+    log?: Logger;
+    installSignals?: boolean;
+    /** HTTP: print the MCP URL on stdout (the CLI), so `--port 0` is usable at any log level. */
+    announce?: boolean;
+  } = {},
 ): Promise<RunningServer> {
   const log = opts.log ?? createLogger({ level: settings.logLevel });
   // The metrics registry exists before the app (the fleet reports into it) and reads the app's
@@ -234,6 +239,7 @@ export async function serve(
       log: (level, msg, extra) => log[level](extra ?? {}, msg),
     });
     log.info({ url: http.url, hosts: app.registry.list().length }, "serving MCP over Streamable HTTP");
+    if (opts.announce) process.stdout.write(`scout-mcp: serving MCP at ${http.url}\n`);
     if (!isLoopbackAddress(settings.httpHost) && settings.apiKeys.length === 0) {
       log.warn(
         { host: settings.httpHost },

@@ -3,11 +3,18 @@
  * Reads like a table of contents; the work lives in scout-tool.ts and resources.ts.
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  type ServerNotification,
+  type ServerRequest,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { z } from "zod";
 import type { ScoutApp } from "../app.js";
 import { elicitConfirmation } from "../guard/confirm.js";
 import { ResourceCatalog, type ResourceHooks } from "./resources.js";
-import { SCOUT_DESCRIPTION, scoutInputShape, type ScoutArgs } from "./schema.js";
+import { SCOUT_DESCRIPTION, scoutInputSchema, scoutInputShape, type ScoutArgs } from "./schema.js";
 import { runScoutTool, type ToolCallContext, type ToolOutcome } from "./scout-tool.js";
 
 export interface CallInfo {
@@ -29,6 +36,22 @@ export interface SessionOptions {
   readOnly?: boolean;
 }
 
+type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+function toolError(text: string): CallToolResult {
+  return { content: [{ type: "text", text: `Error: ${text}` }], isError: true };
+}
+
+/** "Invalid arguments: depth: must be ≤ 10 (got 50); target: expected a string (got number)". */
+export function describeInvalidArguments(error: z.ZodError): string {
+  const parts = error.issues.slice(0, 5).map((issue) => {
+    const where = issue.path.length > 0 ? issue.path.join(".") : "arguments";
+    return `${where}: ${issue.message}`;
+  });
+  const more = error.issues.length > 5 ? ` (and ${error.issues.length - 5} more)` : "";
+  return `Invalid arguments: ${parts.join("; ")}${more}. See the scout tool's input schema for each parameter's type`;
+}
+
 export function createMcpServer(
   app: ScoutApp,
   options: SessionOptions,
@@ -37,6 +60,33 @@ export function createMcpServer(
     { name: "scout-mcp", version: app.version, title: "Scout" },
     { capabilities: { tools: {}, resources: { listChanged: true }, logging: {} } },
   );
+
+  const callScout = async (args: ScoutArgs, extra: ToolExtra): Promise<CallToolResult> => {
+    const progressToken = extra._meta?.progressToken;
+    const run = async (signal: AbortSignal): Promise<ToolOutcome> => {
+      const ctx: ToolCallContext = {
+        app,
+        signal,
+        transport: options.transport,
+        confirm: (message) => elicitConfirmation(mcp.server, message, signal),
+      };
+      if (progressToken !== undefined) {
+        ctx.progress = (progress, total, message) => {
+          void extra
+            .sendNotification({
+              method: "notifications/progress",
+              params: { progressToken, progress, ...(total !== undefined ? { total } : {}), message },
+            })
+            .catch(() => {});
+        };
+      }
+      return runScoutTool(args, ctx);
+    };
+    if (options.hooks?.aroundTool) {
+      return options.hooks.aroundTool({ args, client: options.client, signal: extra.signal }, run);
+    }
+    return (await run(extra.signal)).result;
+  };
 
   mcp.registerTool(
     "scout",
@@ -52,36 +102,19 @@ export function createMcpServer(
         openWorldHint: true,
       },
     },
-    async (args, extra) => {
-      const progressToken = extra._meta?.progressToken;
-      const run = async (signal: AbortSignal): Promise<ToolOutcome> => {
-        const ctx: ToolCallContext = {
-          app,
-          signal,
-          transport: options.transport,
-          confirm: (message) => elicitConfirmation(mcp.server, message, signal),
-        };
-        if (progressToken !== undefined) {
-          ctx.progress = (progress, total, message) => {
-            void extra
-              .sendNotification({
-                method: "notifications/progress",
-                params: { progressToken, progress, ...(total !== undefined ? { total } : {}), message },
-              })
-              .catch(() => {});
-          };
-        }
-        return runScoutTool(args as ScoutArgs, ctx);
-      };
-      if (options.hooks?.aroundTool) {
-        return options.hooks.aroundTool(
-          { args: args as ScoutArgs, client: options.client, signal: extra.signal },
-          run,
-        );
-      }
-      return (await run(extra.signal)).result;
-    },
+    callScout,
   );
+  // The SDK answers bad arguments with "MCP error -32602: Input validation error: …" and a JSON dump
+  // of zod issues. Validating here instead gives the same `Error: …` answers as everything else, and
+  // the advertised schema (tools/list) is unchanged.
+  mcp.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    if (request.params.name !== "scout") {
+      return toolError(`Unknown tool '${request.params.name}'. This server has one tool: scout`);
+    }
+    const parsed = scoutInputSchema.safeParse(request.params.arguments ?? {});
+    if (!parsed.success) return toolError(describeInvalidArguments(parsed.error));
+    return callScout(parsed.data, extra);
+  });
 
   const catalog = new ResourceCatalog(mcp, app, options.hooks, options.client);
   catalog.install();

@@ -142,6 +142,24 @@ describe("graceful shutdown of the real CLI", () => {
   );
 });
 
+describe("the HTTP URL", () => {
+  it("is printed on stdout even when logging is silent, so --port 0 can be used", async () => {
+    const child = spawnCli(["--http", "--port", "0"], { SCOUT_LOG_LEVEL: "silent" });
+    const stdout = lines(child.stdout!);
+    try {
+      const line = await stdout.next((l) => l.startsWith("scout-mcp: serving MCP at "), 20_000);
+      const url = line.slice("scout-mcp: serving MCP at ".length);
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+      const health = await fetch(new URL("/health", url));
+      expect(await health.text()).toBe("OK");
+    } finally {
+      child.kill("SIGTERM");
+      await exited(child);
+    }
+    expect(stdout.all.filter((l) => l.trim() !== "")).toHaveLength(1);
+  }, 30_000);
+});
+
 describe("stdio", () => {
   it("writes nothing but JSON-RPC to stdout, even with debug logging", async () => {
     const child = spawnCli(["--stdio"], { SCOUT_LOG_LEVEL: "debug", SCOUT_STATUS_CACHE_TTL: "0" });

@@ -210,6 +210,23 @@ describe("errors", () => {
     expect(hostsBeam.text).toBe("Error: beam parameter requires a valid host:/path target, not 'hosts'");
   });
 
+  it("wrong argument types and unknown tools get an Error: answer naming the parameter", async () => {
+    const wrong = await scout.call({ target: 42, depth: 50, targets: "web1:/" });
+    expect(wrong.isError).toBe(true);
+    expect(wrong.text).toMatch(/^Error: Invalid arguments: /);
+    for (const field of ["target: ", "depth: ", "targets: "]) expect(wrong.text).toContain(field);
+    expect(wrong.text).toMatch(/See the scout tool's input schema/);
+    expect(wrong.text).not.toMatch(/MCP error|-32602/);
+    const unknown = (await scout.client.callTool({ name: "cat", arguments: {} })) as {
+      isError?: boolean;
+      content: Array<{ text?: string }>;
+    };
+    expect(unknown.isError).toBe(true);
+    expect(unknown.content[0]?.text).toBe("Error: Unknown tool 'cat'. This server has one tool: scout");
+    // The server is still fine.
+    expect((await scout.call({ target: "hosts" })).isError).toBeFalsy();
+  });
+
   it("hostile characters in paths execute nothing", async () => {
     const canary = join(root0, "canary");
     await lab.runAsUser(`mkdir -p ${canary}`);
