@@ -144,6 +144,16 @@ export async function serve(
   });
 
   let http: HttpTransportHandle | undefined;
+  /** `GET /health?verbose=1`: on the HTTP transport, and on SCOUT_METRICS_PORT with stdio. */
+  const healthDetails = () => ({
+    status: "ok",
+    version: app.version,
+    uptimeSeconds: Math.round((Date.now() - app.startedAt) / 1000),
+    pool: app.fleet.stats(),
+    sessions: http?.sessions() ?? (settings.transport === "stdio" ? 1 : 0),
+    inFlight: guard.limiter.active,
+    queued: guard.limiter.waiting,
+  });
   let metricsServer: MetricsEndpoint | undefined;
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((r) => (resolveDone = r));
@@ -183,6 +193,7 @@ export async function serve(
       metricsServer = await startMetricsEndpoint({
         port: settings.metricsPort,
         serveMetrics,
+        healthDetails,
         onError: (e) => log.error({ error: String(e) }, "GET /metrics failed"),
       }).catch(async (e: unknown) => {
         await app.close();
@@ -227,15 +238,7 @@ export async function serve(
           log.warn({ reason, detail }, "HTTP request refused");
         },
       }),
-      healthDetails: () => ({
-        status: "ok",
-        version: app.version,
-        uptimeSeconds: Math.round((Date.now() - app.startedAt) / 1000),
-        pool: app.fleet.stats(),
-        sessions: http?.sessions() ?? 0,
-        inFlight: guard.limiter.active,
-        queued: guard.limiter.waiting,
-      }),
+      healthDetails,
       log: (level, msg, extra) => log[level](extra ?? {}, msg),
     });
     log.info({ url: http.url, hosts: app.registry.list().length }, "serving MCP over Streamable HTTP");

@@ -1,5 +1,5 @@
 /**
- * A tiny HTTP listener for `/metrics` (and a cheap `/health`) when MCP itself is served over stdio
+ * A tiny HTTP listener for `/metrics` (and `/health`, `?verbose=1` for the JSON details) when MCP itself is served over stdio
  * (SCOUT_METRICS_PORT). Loopback only: the exposition names hosts, so it is not for the world.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -15,11 +15,15 @@ export async function startMetricsEndpoint(options: {
   port: number;
   host?: string;
   serveMetrics: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** The JSON of `GET /health?verbose=1`, as on the HTTP transport. */
+  healthDetails?: () => unknown;
   onError?: (e: unknown) => void;
 }): Promise<MetricsEndpoint> {
   const host = options.host ?? "127.0.0.1";
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname;
+    const verbose = !["", "0", "false"].includes(url.searchParams.get("verbose") ?? "");
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET" }).end();
     } else if (path === "/metrics") {
@@ -28,6 +32,8 @@ export async function startMetricsEndpoint(options: {
         if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
         res.end("Error: collecting metrics failed");
       });
+    } else if (path === "/health" && verbose && options.healthDetails) {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(options.healthDetails()));
     } else if (path === "/health") {
       res.writeHead(200, { "content-type": "text/plain" }).end("OK");
     } else {

@@ -119,6 +119,18 @@ describe("scout-mcp --stdio", () => {
       expect(m.value("scout_host_up", { host: h0 })).toBe(1);
       expect(m.has("process_resident_memory_bytes")).toBe(true);
       expect((await fetch(`http://127.0.0.1:${metricsPort}/nope`)).status).toBe(404);
+      const plain = await fetch(`http://127.0.0.1:${metricsPort}/health`);
+      expect(await plain.text()).toBe("OK");
+      const verbose = (await (await fetch(`http://127.0.0.1:${metricsPort}/health?verbose=1`)).json()) as {
+        status: string;
+        version: string;
+        pool: { open: number; hosts: Array<{ alias: string }> };
+        inFlight: number;
+        queued: number;
+      };
+      expect(verbose).toMatchObject({ status: "ok", inFlight: 0, queued: 0 });
+      expect(verbose.version).toMatch(/^\d+\.\d+\.\d+/);
+      expect(verbose.pool.open).toBe(1);
     } finally {
       stderr = await cli.stop();
     }
