@@ -38,6 +38,8 @@ export interface CommandOptions {
 
 const PID_RE = /^\x1eSCOUTPID:(\d+)\x1e\n/;
 const EXIT_RE = /\x1eSCOUTEXIT:(\d+)\x1e\n$/;
+/** The wrapper's word that the working directory does not exist (so the command never ran). */
+const NO_DIR_MARK = "\x1eSCOUTNODIR\x1e\n";
 
 /** A shell word for a remote path; `~` stays expandable, everything else is quoted. */
 function pathWord(p: string): string {
@@ -100,7 +102,7 @@ export function buildWrapper(
     const d = pathWord(cwd);
     lines.push(
       `if [ -d ${d} ]; then cd -- ${d}; elif [ -e ${d} ]; then cd -- "$(dirname -- ${d})"; ` +
-        `else printf 'scout: no such directory: %s\\n' ${d} >&2; printf '\\036SCOUTEXIT:126\\036\\n' >&2; exit 126; fi`,
+        `else printf '\\036SCOUTNODIR\\036\\n' >&2; exit 126; fi`,
     );
   }
   // The command runs in a subshell of this shell: same process group, and we still get to report
@@ -272,6 +274,14 @@ export async function runCommand(
         return;
       }
       let stderr = decodeCapped(err.chunks, limits.maxOutputSize);
+      if (stderr.endsWith(NO_DIR_MARK) && opts.cwd !== undefined) {
+        reject(
+          new ScoutError("not-found", `Working directory not found: ${opts.cwd}; the command was not run`, {
+            hint: "Check the target path; list its parent directory to see what is there",
+          }),
+        );
+        return;
+      }
       const m = EXIT_RE.exec(stderr);
       const lost = channelLostReason(channel);
       if (lost?.code === "aborted" && !m) {

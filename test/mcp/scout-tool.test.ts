@@ -186,6 +186,12 @@ describe("errors", () => {
     const r = await scout.call({ target: `${h0}:${root0}/does-not-exist` });
     expect(r.isError).toBe(true);
     expect(r.text).toContain(`Error: Path not found: ${root0}/does-not-exist`);
+    // A command in a directory that does not exist never runs, and says so as an error.
+    const q = await scout.call({ target: `${h0}:${root0}/does-not-exist`, query: "echo ran" });
+    expect(q.isError).toBe(true);
+    expect(q.text).toMatch(
+      new RegExp(`^Error: Working directory not found: ${root0}/does-not-exist; the command was not run`),
+    );
   });
 
   it("malformed targets are rejected before any SSH traffic", async () => {

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isScoutError } from "../../src/errors.js";
@@ -40,9 +41,15 @@ describe("runCommand", () => {
     expect(await pwd("~")).toBe(`${ops.lab.home}\n`);
     const rel = root.startsWith(ops.lab.home + "/") ? root.slice(ops.lab.home.length + 1) : undefined;
     if (rel) expect(await pwd(`~/${rel}`)).toBe(`${root}\n`);
-    const missing = await runCommand(host, "echo ran", ops.limits(), { cwd: `${root}/nope` });
-    expect(missing).toMatchObject({ exitCode: 126, stdout: "" });
-    expect(missing.stderr).toBe(`scout: no such directory: ${root}/nope\n`);
+    // A missing directory is an error, not a command result: the command never ran.
+    const missing = await runCommand(host, `echo ran > ${root}/ran.txt`, ops.limits(), {
+      cwd: `${root}/nope`,
+    }).catch((e: unknown) => e);
+    expect(isScoutError(missing, "not-found")).toBe(true);
+    expect((missing as Error).message).toBe(
+      `Working directory not found: ${root}/nope; the command was not run`,
+    );
+    expect(existsSync(`${root}/ran.txt`)).toBe(false);
   });
 
   it("reports stdout, stderr, exit code and signal", async () => {
@@ -155,8 +162,10 @@ describe("runCommand", () => {
         expect(r.stdout).toBe(`${dir}\nmarker ${i}\n`);
         expect(r.exitCode).toBe(0);
       }
-      const missing = await runCommand(host, "true", ops.limits(), { cwd: join(dir, "missing", name) });
-      expect(missing.exitCode).toBe(126);
+      const missing = await runCommand(host, "true", ops.limits(), { cwd: join(dir, "missing", name) }).catch(
+        (e: unknown) => e,
+      );
+      expect(isScoutError(missing, "not-found")).toBe(true);
     }
     // Nothing anywhere created the canary: not in the home (where the shell starts), not in the fleet.
     const found = execFileSync("find", [ops.lab.home, ops.lab.dir, "-name", canary], { encoding: "utf8" });
