@@ -9,7 +9,7 @@
  *
  *   npm run bench:soak -- --duration 120 --hosts 4 --concurrency 8 --interval 5
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -20,6 +20,7 @@ import { settingsWith } from "../src/config/settings.js";
 import { serve } from "../src/cli/serve.js";
 import { silentLogger } from "../src/observe/log.js";
 import { fmt, percentile, printTable } from "./lib.js";
+import { descendantsOf } from "../src/lab/processes.js";
 
 const { values: opts } = parseArgs({
   options: {
@@ -51,30 +52,6 @@ interface Sample {
 
 function openFds(): number {
   return readdirSync("/proc/self/fd").length;
-}
-
-/** Processes under our fleet's sshds: SSH sessions and the commands they run (orphans show up here). */
-function descendantsOf(roots: number[]): number {
-  const children = new Map<number, number[]>();
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  let n = 0;
-  const queue = [...roots];
-  while (queue.length > 0) {
-    for (const c of children.get(queue.shift()!) ?? []) {
-      n++;
-      queue.push(c);
-    }
-  }
-  return n;
 }
 
 function gc(): void {
@@ -206,7 +183,7 @@ async function main(): Promise<void> {
       fds: openFds(),
       pool: server.app.fleet.stats().open,
       sessions: server.http?.sessions() ?? 0,
-      labProcs: descendantsOf(lab.hosts.map((h) => h.pid).filter((p): p is number => p !== undefined)),
+      labProcs: descendantsOf(lab.hosts.map((h) => h.pid).filter((p): p is number => p !== undefined)).length,
       calls: window.calls,
       errors: window.errors,
       p95: percentile(lat, 95),

@@ -13,13 +13,17 @@ import { fileURLToPath } from "node:url";
 import { Client, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { createApp, type ScoutApp } from "../src/app.js";
 import { serve, type RunningServer } from "../src/cli/serve.js";
-import { settingsWith, type Settings } from "../src/config/settings.js";
+import type { Settings } from "../src/config/settings.js";
 import type { LabFleet } from "../src/lab/index.js";
 import { silentLogger } from "../src/observe/log.js";
 import type { FleetObserver } from "../src/ssh/fleet.js";
 import { startHttpTransport } from "../src/transport/http.js";
 import { percentile } from "./lib.js";
 import type { ChartEntry, Figure, Row } from "./report.js";
+import { labSettings } from "../src/lab/settings.js";
+
+/** Lab settings as a user would set them through the environment, with quiet logs. */
+export const benchSettings = labSettings;
 
 // ---- options and context ------------------------------------------------------------------------
 
@@ -225,19 +229,6 @@ export function rawExec(client: Client, command: string): Promise<{ bytes: numbe
 }
 
 // ---- the engine and the real server ------------------------------------------------------------
-
-/** Lab settings as a user would set them through the environment, with quiet logs. */
-export function benchSettings(lab: LabFleet, overrides: Partial<Settings> = {}): Settings {
-  return settingsWith({
-    sshConfigPath: lab.sshConfigPath,
-    knownHostsPath: lab.knownHostsPath,
-    httpHost: "127.0.0.1",
-    httpPort: 0,
-    statusCacheTtlMs: 0,
-    logLevel: "silent",
-    ...overrides,
-  });
-}
 
 export interface CountingObserver extends FleetObserver {
   connects: number;

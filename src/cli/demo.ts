@@ -13,8 +13,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { settingsWith } from "../config/settings.js";
-import { startFleet, type LabFleet } from "../lab/index.js";
+import { labSettings, startFleet, type LabFleet } from "../lab/index.js";
 import { silentLogger } from "../observe/log.js";
 import { VERSION } from "../version.js";
 import { serve, type RunningServer } from "./serve.js";
@@ -262,16 +261,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     let port = opts.port ?? 0;
     if (opts.port === undefined && opts.keep && (await portFree(8000))) port = 8000;
-    const settings = settingsWith({
-      sshConfigPath: lab.sshConfigPath,
-      knownHostsPath: lab.knownHostsPath,
-      transport: "http",
-      httpHost: "127.0.0.1",
-      httpPort: port,
-      statusCacheTtlMs: 0,
-      beamDir,
-      logLevel: "silent",
-    });
+    const settings = labSettings(lab, { transport: "http", httpPort: port, beamDir });
     server = await race(serve(settings, { log: silentLogger(), installSignals: false }));
     const url = server.http?.url ?? "";
     client = new Client({ name: "scout-demo", version: VERSION });

@@ -7,10 +7,13 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
-import { settingsWith, type Settings } from "../../src/config/settings.js";
+import type { Settings } from "../../src/config/settings.js";
 import { serve, type RunningServer } from "../../src/cli/serve.js";
 import { silentLogger } from "../../src/observe/log.js";
 import type { LabFleet } from "../fleet/index.js";
+export { descendantsOf } from "../../src/lab/processes.js";
+import { labSettings } from "../../src/lab/settings.js";
+export { labSettings };
 
 export interface ScoutUnderTest {
   client: Client;
@@ -18,18 +21,6 @@ export interface ScoutUnderTest {
   url?: string;
   call(args: Record<string, unknown>): Promise<CallToolResult & { text: string }>;
   close(): Promise<void>;
-}
-
-export function labSettings(lab: LabFleet, overrides: Partial<Settings> = {}): Settings {
-  return settingsWith({
-    sshConfigPath: lab.sshConfigPath,
-    knownHostsPath: lab.knownHostsPath,
-    httpHost: "127.0.0.1",
-    httpPort: 0,
-    statusCacheTtlMs: 0,
-    logLevel: "silent",
-    ...overrides,
-  });
 }
 
 function textOf(r: CallToolResult): string {
@@ -105,30 +96,6 @@ export function processesMatching(needle: string): number[] {
     }
   }
   return pids;
-}
-
-/** Pids of every descendant of `root` (e.g. the session processes of one lab sshd). */
-export function descendantsOf(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    for (const c of children.get(queue.shift()!) ?? []) {
-      out.push(c);
-      queue.push(c);
-    }
-  }
-  return out;
 }
 
 /** Polls `check` every 25 ms until it returns true; throws with `what` after `timeoutMs`. */
