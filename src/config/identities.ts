@@ -9,7 +9,8 @@
 import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import ssh2, { type BaseAgent, type IdentityCallback, type ParsedKey } from "ssh2";
+import type { BaseAgent, IdentityCallback, ParsedKey } from "ssh2";
+import ssh2 from "../ssh2.js";
 import { ScoutError } from "../errors.js";
 import type { HostConfig } from "./host.js";
 

@@ -36,8 +36,17 @@ export function createLogger(options: LogOptions): Logger {
       },
     });
   }
-  return pino(base, options.destination ?? pino.destination({ fd: 2, sync: false }));
+  if (options.destination) return pino(base, options.destination);
+  // A write per line costs a syscall and a thread-pool round trip on every tool call; lines are
+  // batched up to 4 KiB instead, and whatever is buffered goes out within LOG_FLUSH_MS. pino
+  // flushes the buffer synchronously on exit.
+  const stderr = pino.destination({ fd: 2, sync: false, minLength: 4096 });
+  setInterval(() => stderr.flush(), LOG_FLUSH_MS).unref();
+  return pino(base, stderr);
 }
+
+/** How long a buffered log line may wait before it reaches stderr. */
+const LOG_FLUSH_MS = 200;
 
 /** A logger that drops everything (tests, embedding). */
 export function silentLogger(): Logger {

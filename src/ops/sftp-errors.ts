@@ -92,13 +92,49 @@ export function sftpCall<T>(
 }
 
 /** `shown` is the path as the user wrote it (e.g. `~/x`), for the error message. */
-export const sftpStat = (sftp: SFTPWrapper, p: string, shown = p): Promise<Stats> =>
-  sftpCall<Stats>(shown, "stat", (cb) => sftp.stat(p, cb));
+export const sftpStat = (sftp: SFTPWrapper, p: string, shown = p): Promise<Stats> => {
+  flushCloses(sftp);
+  return sftpCall<Stats>(shown, "stat", (cb) => sftp.stat(p, cb));
+};
 
-export const sftpOpen = (sftp: SFTPWrapper, p: string, flags: "r" | "w", mode?: number): Promise<Buffer> =>
-  sftpCall<Buffer>(p, flags === "r" ? "open" : "create", (cb) =>
+export const sftpOpen = (sftp: SFTPWrapper, p: string, flags: "r" | "w", mode?: number): Promise<Buffer> => {
+  flushCloses(sftp);
+  return sftpCall<Buffer>(p, flags === "r" ? "open" : "create", (cb) =>
     mode === undefined ? sftp.open(p, flags, cb) : sftp.open(p, flags, { mode }, cb),
   );
+};
+
+/** How long a read handle's CLOSE may wait for the session's next request to ride along with. */
+const CLOSE_DELAY_MS = 20;
+/** More pending CLOSEs than this go out at once. */
+const MAX_PENDING_CLOSES = 32;
+const pendingCloses = new WeakMap<SFTPWrapper, { handles: Buffer[]; timer: NodeJS.Timeout }>();
+
+/**
+ * Closes a handle that was only read from, a little later: its CLOSE leaves with the session's next
+ * stat or open (one packet write and one sshd wake-up for both) or after CLOSE_DELAY_MS. Only for
+ * read handles: closing a written file is what tells the server the upload is complete.
+ */
+export function closeSoon(sftp: SFTPWrapper, handle: Buffer): void {
+  let pending = pendingCloses.get(sftp);
+  if (!pending) {
+    const timer = setTimeout(() => flushCloses(sftp), CLOSE_DELAY_MS);
+    timer.unref();
+    pending = { handles: [], timer };
+    pendingCloses.set(sftp, pending);
+  }
+  pending.handles.push(handle);
+  if (pending.handles.length >= MAX_PENDING_CLOSES) flushCloses(sftp);
+}
+
+/** Sends the session's pending CLOSEs now. */
+export function flushCloses(sftp: SFTPWrapper): void {
+  const pending = pendingCloses.get(sftp);
+  if (!pending) return;
+  pendingCloses.delete(sftp);
+  clearTimeout(pending.timer);
+  for (const handle of pending.handles) closeQuietly(sftp, handle);
+}
 
 /** Closes a handle without waiting for the reply (saves a round trip); errors are irrelevant. */
 export function closeQuietly(sftp: SFTPWrapper, handle: Buffer): void {

@@ -6,13 +6,8 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import ssh2, {
-  type AnyAuthMethod,
-  type AuthHandlerMiddleware,
-  type Client,
-  type ClientChannel,
-  type SFTPWrapper,
-} from "ssh2";
+import type { AnyAuthMethod, AuthHandlerMiddleware, Client, ClientChannel, SFTPWrapper } from "ssh2";
+import ssh2 from "../ssh2.js";
 import type { HostConfig } from "../config/host.js";
 import { ScoutError } from "../errors.js";
 import { channelProcessGroup, markChannelLost, processGroupPending } from "./channel-state.js";

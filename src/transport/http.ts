@@ -1,14 +1,14 @@
 /**
  * Streamable HTTP transport: `/mcp` (MCP sessions keyed by Mcp-Session-Id), `/health`, and any
  * extra routes (metrics) the caller mounts. Plain node:http: nothing between the socket and the
- * SDK transport that a tool call does not need.
+ * session transport (./http-session.ts) that a tool call does not need.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { HttpSessionTransport } from "./http-session.js";
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
 
@@ -48,7 +48,7 @@ export interface HttpTransportHandle {
 }
 
 interface Session {
-  transport: StreamableHTTPServerTransport;
+  transport: HttpSessionTransport;
   mcp: McpServer;
 }
 
@@ -112,7 +112,7 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
           jsonRpcError(res, 404, -32001, "Session not found: start a new session with an initialize request");
           return;
         }
-        await session.transport.handleRequest(req, res, body.value);
+        session.transport.handlePost(req, res, body.value, url);
         return;
       }
       if (!isInitialize(body.value)) {
@@ -120,12 +120,9 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
         return;
       }
       const newId = randomUUID();
-      const transport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => newId,
-        enableJsonResponse: options.jsonResponse ?? false,
-        onsessioninitialized: (id) => {
-          sessions.set(id, session);
-        },
+      const transport = new HttpSessionTransport({
+        sessionId: newId,
+        jsonResponse: options.jsonResponse ?? false,
       });
       const mcp = options.createMcpServer({ sessionId: newId, req });
       const session: Session = { transport, mcp };
@@ -133,7 +130,8 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
         sessions.delete(newId);
       };
       await mcp.connect(transport);
-      await transport.handleRequest(req, res, body.value);
+      sessions.set(newId, session);
+      if (!transport.handlePost(req, res, body.value, url)) await mcp.close();
       return;
     }
     if (req.method === "GET" || req.method === "DELETE") {
@@ -142,7 +140,8 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
         jsonRpcError(res, sessionId ? 404 : 400, -32000, "Missing or unknown Mcp-Session-Id");
         return;
       }
-      await session.transport.handleRequest(req, res);
+      if (req.method === "GET") session.transport.handleGet(req, res);
+      else await session.transport.handleDelete(req, res);
       return;
     }
     res.writeHead(405, { allow: "GET, POST, DELETE" }).end();
@@ -195,21 +194,35 @@ export function jsonRpcError(res: ServerResponse, status: number, code: number, 
     .end(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }));
 }
 
-async function readJson(
+function readJson(
   req: IncomingMessage,
   maxBytes: number,
 ): Promise<{ value?: unknown; error?: undefined } | { value?: undefined; error: string; status: number }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > maxBytes) return { error: `Request body exceeds ${maxBytes} bytes`, status: 413 };
-    chunks.push(buf);
-  }
-  try {
-    return { value: JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown };
-  } catch {
-    return { error: "Parse error: request body is not valid JSON", status: 400 };
-  }
+  // Plain 'data'/'end' listeners: an async iterator over the request costs more than the parse.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.off("data", onData);
+        req.resume(); // drain the rest so the socket can be reused
+        resolve({ error: `Request body exceeds ${maxBytes} bytes`, status: 413 });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("error", reject);
+    req.once("end", () => {
+      if (size > maxBytes) return;
+      try {
+        const text =
+          chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
+        resolve({ value: JSON.parse(text) as unknown });
+      } catch {
+        resolve({ error: "Parse error: request body is not valid JSON", status: 400 });
+      }
+    });
+  });
 }

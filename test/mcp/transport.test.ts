@@ -111,6 +111,162 @@ describe("Streamable HTTP", () => {
   });
 });
 
+/** Raw Streamable HTTP against a Scout URL: what an SDK client would hide. */
+function rawHttp(url: string) {
+  let session = "";
+  const headers = (extra: Record<string, string>) => ({
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    ...(session ? { "mcp-session-id": session } : {}),
+    ...extra,
+  });
+  return {
+    post: (body: unknown, extra: Record<string, string> = {}) =>
+      fetch(url, {
+        method: "POST",
+        headers: headers(extra),
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    get: (extra: Record<string, string> = {}, signal?: AbortSignal) =>
+      fetch(url, { method: "GET", headers: headers({ accept: "text/event-stream", ...extra }), signal }),
+    del: () => fetch(url, { method: "DELETE", headers: headers({}) }),
+    async initialize(): Promise<Response> {
+      const r = await this.post({
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-06-18",
+          capabilities: {},
+          clientInfo: { name: "raw", version: "1" },
+        },
+      });
+      session = r.headers.get("mcp-session-id") ?? session;
+      return r;
+    },
+  };
+}
+
+/** The JSON-RPC messages in an SSE body (`data:` lines). */
+function sseMessages(body: string): Array<{ id?: number; result?: unknown; error?: { message: string } }> {
+  return body
+    .split("\n")
+    .filter((l) => l.startsWith("data: "))
+    .map((l) => JSON.parse(l.slice(6)) as { id?: number; result?: unknown });
+}
+
+describe("the session transport (src/transport/http-session.ts)", () => {
+  it("follows the Streamable HTTP rules: SSE answers, 202, batches, GET stream, DELETE, and refusals", async () => {
+    const raw = rawHttp(scout.url!);
+    const init = await raw.initialize();
+    expect(init.status).toBe(200);
+    expect(init.headers.get("content-type")).toBe("text/event-stream");
+    expect(init.headers.get("mcp-session-id")).toMatch(/^[0-9a-f-]{36}$/);
+    const [hello] = sseMessages(await init.text());
+    expect(hello).toMatchObject({ id: 0, result: { serverInfo: { name: "scout-mcp" } } });
+    // A second initialize on the same session is refused.
+    const again = await raw.initialize();
+    expect(again.status).toBe(400);
+
+    const initialized = await raw.post({ jsonrpc: "2.0", method: "notifications/initialized" });
+    expect(initialized.status).toBe(202);
+
+    // A batch: one answer stream carrying both responses.
+    const batch = await raw.post([
+      { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} },
+      {
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "scout", arguments: { target: `${h0}:${root0}/hello.txt` } },
+      },
+    ]);
+    expect(batch.status).toBe(200);
+    const answers = sseMessages(await batch.text());
+    expect(answers.map((a) => a.id).sort()).toEqual([1, 2]);
+    const read = answers.find((a) => a.id === 2) as { result: CallToolResult };
+    expect((read.result.content[0] as { text: string }).text).toBe("hello\n");
+
+    // Refusals, each with the SDK transport's status and message.
+    const list = { jsonrpc: "2.0", id: 3, method: "tools/list", params: {} };
+    const wrongAccept = await raw.post(list, { accept: "application/json" });
+    expect(wrongAccept.status).toBe(406);
+    const wrongType = await raw.post(list, { "content-type": "text/plain" });
+    expect(wrongType.status).toBe(415);
+    const wrongVersion = await raw.post(list, { "mcp-protocol-version": "1999-01-01" });
+    expect(wrongVersion.status).toBe(400);
+    expect(((await wrongVersion.json()) as { error: { message: string } }).error.message).toMatch(
+      /Unsupported protocol version: 1999-01-01/,
+    );
+    const notRpc = await raw.post({ hello: "world" });
+    expect(notRpc.status).toBe(400);
+    const tooBig = await raw.post(
+      JSON.stringify({ jsonrpc: "2.0", id: 4, method: "x", params: { pad: "x".repeat(9 << 20) } }),
+    );
+    expect(tooBig.status).toBe(413);
+
+    // One GET stream per session: it opens at once, a second one is refused.
+    const aborter = new AbortController();
+    const stream = await raw.get({}, aborter.signal);
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get("content-type")).toBe("text/event-stream");
+    const second = await raw.get();
+    expect(second.status).toBe(409);
+    aborter.abort();
+    await stream.body?.cancel().catch(() => {});
+
+    // DELETE ends the session; it is then unknown.
+    const sessions = scout.server!.http!.sessions();
+    expect((await raw.del()).status).toBe(200);
+    expect(scout.server!.http!.sessions()).toBe(sessions - 1);
+    expect((await raw.post(list)).status).toBe(404);
+  });
+
+  it("starts a slow call's SSE stream (head, keep-alives) before its answer", async () => {
+    const raw = rawHttp(scout.url!);
+    await raw.initialize();
+    const started = performance.now();
+    const res = await raw.post({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "scout", arguments: { target: `${h0}:${root0}`, query: "sleep 2; echo done" } },
+    });
+    const headAt = performance.now() - started;
+    const body = await res.text();
+    const answerAt = performance.now() - started;
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    expect(answerAt).toBeGreaterThanOrEqual(1900);
+    expect(headAt).toBeLessThan(answerAt - 500);
+    const [answer] = sseMessages(body) as Array<{ result: CallToolResult }>;
+    expect((answer!.result.content[0] as { text: string }).text).toContain("done");
+    await raw.del();
+  });
+
+  it("answers with one JSON body when SCOUT_HTTP_JSON_RESPONSE is set, batches as an array", async () => {
+    const cfg = await lab.writeSshConfig([{ alias: h0, port: lab.hosts[0]!.port }], "json_mode_config");
+    const json = await startHttpScout(lab, { sshConfigPath: cfg, httpJsonResponse: true });
+    try {
+      // The SDK client works unchanged against it.
+      expect((await json.call({ target: `${h0}:${root0}/hello.txt` })).text).toBe("hello\n");
+      const raw = rawHttp(json.url!);
+      await raw.initialize();
+      const one = await raw.post({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} });
+      expect(one.headers.get("content-type")).toBe("application/json");
+      expect(((await one.json()) as { id: number }).id).toBe(1);
+      const both = await raw.post([
+        { jsonrpc: "2.0", id: 2, method: "tools/list", params: {} },
+        { jsonrpc: "2.0", id: 3, method: "resources/list", params: {} },
+      ]);
+      const arr = (await both.json()) as Array<{ id: number; result: unknown }>;
+      expect(arr.map((a) => a.id)).toEqual([2, 3]);
+      expect(arr.every((a) => a.result !== undefined)).toBe(true);
+    } finally {
+      await json.close();
+    }
+  });
+});
+
 describe("errors of their own", () => {
   it("permission denied", async () => {
     const r = await scout.call({ target: `${h0}:${root0}/secret.txt` });

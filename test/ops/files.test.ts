@@ -2,6 +2,7 @@
  * Read, stat, list, tree and find through a real Fleet (pool → connection → SFTP) on a lab host.
  */
 import { randomBytes } from "node:crypto";
+import { readdirSync, readlinkSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -183,7 +184,37 @@ describe("readFile", () => {
     const listing = await listDirectory(ops.host(), "~", ops.limits());
     expect(listing.entries.map((e) => e.name)).not.toContain("pwned");
   });
+
+  it("closes every read handle soon after the read, with no further request to carry the CLOSE", async () => {
+    const file = `${root}/lines.txt`;
+    await Promise.all(Array.from({ length: 40 }, () => readFile(ops.host(), file, ops.limits())));
+    for (let i = 0; i < 5; i++) await readFile(ops.host(), file, ops.limits());
+    // The CLOSEs wait up to 20 ms for a request to ride with; none comes.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(openersOf(file)).toEqual([]);
+  });
 });
+
+/** Processes (as "pid:fd") that hold `file` open, from /proc (the tests run as root). */
+function openersOf(file: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === file) found.push(`${pid}:${fd}`);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return found;
+}
 
 describe("listDirectory", () => {
   it("is ls -la-like: sorted, type, permissions, owner, size, mtime, symlink targets", async () => {
