@@ -8,16 +8,19 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { Agent, request } from "node:http";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startFleet } from "../src/lab/index.js";
+import { descendantsOf } from "../src/lab/processes.js";
 import type { SshConfigEntry } from "../src/lab/index.js";
 import { fmt, measure, percentile, printTable, type RunStats } from "./lib.js";
-import { rawRead, rawSsh } from "./support.js";
+import { rawRead, rawSsh, sleep } from "./support.js";
 
 const N = Number(process.env.BENCH_N ?? 3000);
-const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
-const MIN_SERVER = fileURLToPath(new URL("./min-sdk-server.ts", import.meta.url));
+// Scout as shipped: the built dist/ (`npm run bench:mcp` builds first), run by plain node.
+const MAIN = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+const MIN_SERVER = fileURLToPath(new URL("./min-sdk-server.mjs", import.meta.url));
 const RTT = 30;
 
 // ---- processes ---------------------------------------------------------------------------------
@@ -28,7 +31,7 @@ const children: ChildProcess[] = [];
 function startServer(args: string[], env: Record<string, string>): Promise<{ url: string; pid: number }> {
   // BENCH_PROFILE=dir: CPU profiles of the servers (written when they exit) for `node --cpu-prof`.
   const prof = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...prof, "--import", "tsx", ...args], {
+  const child = spawn(process.execPath, [...prof, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -161,6 +164,28 @@ function cpuMicros(pid: number | undefined): number {
   return (Number(f[11]) + Number(f[12])) * 10_000;
 }
 
+/** CPU (µs) of a process and of its reaped children: utime + stime + cutime + cstime. */
+function cpuWithChildrenMicros(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10_000;
+  } catch {
+    return 0; // exited between the listing and the read
+  }
+}
+
+/**
+ * CPU used so far by the lab's sshds: each listener with its reaped per-connection processes, plus
+ * the per-connection processes still alive (pooled connections). Deltas of this are what the
+ * handshakes of a trial cost on the server side, which here shares the client's two cores.
+ */
+function sshdCpuMicros(listeners: number[]): number {
+  let total = 0;
+  for (const pid of [...listeners, ...descendantsOf(listeners)]) total += cpuWithChildrenMicros(pid);
+  return total;
+}
+
 const median = (xs: number[]) =>
   percentile(
     [...xs].sort((a, b) => a - b),
@@ -168,6 +193,8 @@ const median = (xs: number[]) =>
   );
 
 async function main(): Promise<void> {
+  if (!existsSync(MAIN))
+    throw new Error(`${MAIN} is missing: run \`npm run build\` (npm run bench:mcp does)`);
   const lab = await startFleet({ hosts: 2, maxSessions: 64 });
   try {
     const content = "log line 0123456789 abcdefghij\n".repeat(132).slice(0, 4096);
@@ -292,17 +319,30 @@ async function main(): Promise<void> {
     // Cold connects at 30 ms RTT: one host, then ten at once (one broadcast call), fresh aliases.
     const cold = new LeanClient(scoutSse.url, 4);
     await cold.initialize();
+    const listeners = lab.hosts.map((h) => h.pid).filter((p): p is number => p !== undefined);
+    const sshdCpu = {
+      one: [] as number[],
+      ten: [] as number[],
+      rawOne: [] as number[],
+      rawTen: [] as number[],
+    };
+    /** Runs `fn`, records its wall time and the sshds' CPU meanwhile (ms). */
+    const timed = async (times: number[], cpu: number[], fn: () => Promise<unknown>) => {
+      const c0 = sshdCpuMicros(listeners);
+      const s = performance.now();
+      const out = await fn();
+      times.push(performance.now() - s);
+      await sleep(200); // let the server side of the handshakes finish its accounting
+      cpu.push((sshdCpuMicros(listeners) - c0) / 1000);
+      return out;
+    };
     const one: number[] = [];
     const ten: number[] = [];
     for (let t = 0; t < TRIALS; t++) {
-      let s = performance.now();
-      await cold.callTool("scout", { target: `one-${t}:${file}` });
-      one.push(performance.now() - s);
-      s = performance.now();
-      const out = await cold.callTool("scout", {
-        targets: Array.from({ length: 10 }, (_, i) => `ten-${t}-${i}:${file}`),
-      });
-      ten.push(performance.now() - s);
+      await timed(one, sshdCpu.one, () => cold.callTool("scout", { target: `one-${t}:${file}` }));
+      const out = (await timed(ten, sshdCpu.ten, () =>
+        cold.callTool("scout", { targets: Array.from({ length: 10 }, (_, i) => `ten-${t}-${i}:${file}`) }),
+      )) as string;
       if (!out.includes("10/10 hosts succeeded")) throw new Error(`broadcast failed: ${out.slice(-300)}`);
     }
     // The same cold work with raw ssh2 (connect, SFTP, read), to tell Scout from the machine.
@@ -315,12 +355,8 @@ async function main(): Promise<void> {
     const rawOne: number[] = [];
     const rawTen: number[] = [];
     for (let t = 0; t < TRIALS; t++) {
-      let s = performance.now();
-      await rawCold(t % 10);
-      rawOne.push(performance.now() - s);
-      s = performance.now();
-      await Promise.all(proxies.map((_, i) => rawCold(i)));
-      rawTen.push(performance.now() - s);
+      await timed(rawOne, sshdCpu.rawOne, () => rawCold(t % 10));
+      await timed(rawTen, sshdCpu.rawTen, () => Promise.all(proxies.map((_, i) => rawCold(i))));
     }
     // Warm read at 30 ms RTT, in round trips.
     await cold.callTool("scout", { target: `rtt30:${file}` });
@@ -331,30 +367,45 @@ async function main(): Promise<void> {
     cold.close();
     printTable(
       `At ${RTT} ms RTT (fault proxy), medians of ${TRIALS} trials with fresh hosts`,
-      ["measurement", "ms", "ratio / round trips", "target"],
+      ["measurement", "ms", "ratio / round trips", "target", "sshd CPU ms ²"],
       [
-        ["one cold host (connect + read)", fmt(median(one)), `${fmt(median(one) / RTT)} RTT`, ""],
+        [
+          "one cold host (connect + read)",
+          fmt(median(one)),
+          `${fmt(median(one) / RTT)} RTT`,
+          "",
+          fmt(median(sshdCpu.one), 0),
+        ],
         [
           "ten cold hosts at once (broadcast read)",
           fmt(median(ten)),
           `${fmt(median(ten) / median(one))}× one`,
           "≤ 1.5×",
+          fmt(median(sshdCpu.ten), 0),
         ],
         [
           "raw ssh2: one cold host (connect, SFTP, read)",
           fmt(median(rawOne)),
           `${fmt(median(rawOne) / RTT)} RTT`,
           "",
+          fmt(median(sshdCpu.rawOne), 0),
         ],
         [
           "raw ssh2: ten cold hosts at once",
           fmt(median(rawTen)),
           `${fmt(median(rawTen) / median(rawOne))}× one`,
           "",
+          fmt(median(sshdCpu.rawTen), 0),
         ],
-        ["warm read through Scout (p50)", fmt(warm30.p50), `${fmt(warm30.p50 / RTT)} RTT`, "≤ 2.5 RTT"],
-        ["warm raw ssh2 sftp.readFile (p50)", fmt(raw30.p50), `${fmt(raw30.p50 / RTT)} RTT`, ""],
+        ["warm read through Scout (p50)", fmt(warm30.p50), `${fmt(warm30.p50 / RTT)} RTT`, "≤ 2.5 RTT", ""],
+        ["warm raw ssh2 sftp.readFile (p50)", fmt(raw30.p50), `${fmt(raw30.p50 / RTT)} RTT`, "", ""],
       ],
+    );
+    const cores = availableParallelism();
+    process.stdout.write(
+      `² CPU the lab's sshds used during the trial (100 Hz accounting: rough). They run on the\n` +
+        `  client's ${cores} cores: about sshd CPU / ${cores} (${fmt(median(sshdCpu.ten) / cores, 0)} ms for ten hosts) of the broadcast is\n` +
+        "  servers' work competing with the client; in a real fleet each sshd has its own machine.\n",
     );
     raw.client.end();
     rawSlow.client.end();

@@ -182,9 +182,12 @@ export class CallGuard {
     const m = this.options.metrics;
     m?.inFlight.inc();
     let ok = false;
+    let bytes = 0;
     try {
       const r = await raceSignal(fn(deadline.signal), deadline.signal, "the resource read");
       ok = true;
+      bytes = resourceBytes(r);
+      m?.outputBytes.observe({ mode: "resource" }, bytes);
       return r;
     } finally {
       deadline.dispose();
@@ -197,6 +200,7 @@ export class CallGuard {
       const line = {
         uri: info.uri,
         durationMs: Math.round(durationMs * 10) / 10,
+        bytes,
         outcome: ok ? "ok" : "error",
       };
       if (durationMs > this.options.settings.slowThresholdMs)
@@ -207,7 +211,7 @@ export class CallGuard {
         mode: "resource",
         ...(info.host ? { host: info.host } : {}),
         path: info.uri,
-        bytes: 0,
+        bytes,
         durationMs: Math.round(durationMs),
         outcome: ok ? "ok" : "error",
       });
@@ -232,4 +236,16 @@ function raceAbort(p: Promise<ToolOutcome>, signal: AbortSignal, mode: ScoutMode
       },
     };
   });
+}
+
+/** Bytes a resource read returns: its text contents, and its blobs decoded (base64 is 4/3 larger). */
+function resourceBytes(result: unknown): number {
+  const contents = (result as { contents?: unknown } | null)?.contents;
+  if (!Array.isArray(contents)) return 0;
+  let total = 0;
+  for (const c of contents as Array<{ text?: unknown; blob?: unknown }>) {
+    if (typeof c.text === "string") total += Buffer.byteLength(c.text);
+    else if (typeof c.blob === "string") total += Math.floor((c.blob.length * 3) / 4);
+  }
+  return total;
 }

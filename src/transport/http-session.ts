@@ -161,7 +161,8 @@ export class HttpSessionTransport implements Transport {
       messages.push(parsed.data);
     }
     if (this.closed) return this.refuse(res, 404, -32001, "Session not found");
-    if (messages.some(isInitializeRequest)) {
+    // The method name first: isInitializeRequest is a full schema parse, costly on every call.
+    if (messages.some((m) => "method" in m && m.method === "initialize" && isInitializeRequest(m))) {
       if (this.initialized)
         return this.refuse(res, 400, -32600, "Invalid Request: Server already initialized");
       if (messages.length > 1) {

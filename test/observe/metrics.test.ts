@@ -175,6 +175,9 @@ describe("GET /metrics after real traffic", () => {
       // Histograms are cumulative: the +Inf bucket holds every observation.
       expect(delta(s0, s1, "scout_request_duration_seconds_bucket", { mode, le: "+Inf" }), mode).toBe(1);
     }
+    // Resource reads count their output like tool calls do.
+    expect(delta(s0, s1, "scout_output_bytes_count", { mode: "resource" })).toBe(1);
+    expect(delta(s0, s1, "scout_output_bytes_sum", { mode: "resource" })).toBe(HELLO.length);
 
     const missing = await scout.call({ target: `${h0}:${root0}/no-such-file` });
     expect(missing.isError).toBe(true);

@@ -1,29 +1,32 @@
+/* global process, Buffer */
 /**
  * Baseline (a) of bench:mcp: the smallest MCP server the official SDK makes, Streamable HTTP with
  * one session per initialize like Scout's transport, and one tool returning 4 KB of constant text.
- * Whatever Scout spends beyond this is Scout's own overhead. Prints its URL on stdout.
+ * Whatever Scout spends beyond this is Scout's own overhead. Prints its URL on stdout. Plain
+ * JavaScript, run by plain node, as Scout's built dist/ is: neither pays for a TypeScript loader.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer } from "node:http";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { z } from "zod";
 
 const TEXT = "log line 0123456789 abcdefghij\n".repeat(132).slice(0, 4096);
 const json = process.env.BENCH_JSON_RESPONSE === "1";
-const sessions = new Map<string, StreamableHTTPServerTransport>();
+/** @type {Map<string, StreamableHTTPServerTransport>} */
+const sessions = new Map();
 
-async function body(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+/** @param {import("node:http").IncomingMessage} req */
+async function body(req) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
 }
 
 const server = createServer((req, res) => {
   void (async () => {
-    const id = req.headers["mcp-session-id"] as string | undefined;
-    const existing = id ? sessions.get(id) : undefined;
+    const id = req.headers["mcp-session-id"];
+    const existing = typeof id === "string" ? sessions.get(id) : undefined;
     if (existing) {
       await existing.handleRequest(req, res, req.method === "POST" ? await body(req) : undefined);
       return;
@@ -44,5 +47,5 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 65_000;
 server.listen(0, "127.0.0.1", () => {
-  process.stdout.write(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp\n`);
+  process.stdout.write(`http://127.0.0.1:${server.address().port}/mcp\n`);
 });
