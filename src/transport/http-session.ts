@@ -97,11 +97,16 @@ class AnswerStream {
     this.finish(JSON.stringify(body));
   }
 
-  finish(last?: string): void {
-    if (this.ended) return;
+  /** The client hung up: nothing more is written, timers stop. */
+  abandon(): void {
     this.ended = true;
     clearTimeout(this.headTimer);
     clearInterval(this.keepAlive);
+  }
+
+  finish(last?: string): void {
+    if (this.ended) return;
+    this.abandon();
     if (!this.res.headersSent && last === undefined) this.res.writeHead(200, this.head);
     this.res.end(last);
   }
@@ -259,7 +264,7 @@ export class HttpSessionTransport implements Transport {
 
   /** The client hung up: drop what its answer would have carried. */
   private forget(stream: AnswerStream): void {
-    stream.ended = true;
+    stream.abandon();
     this.open.delete(stream);
     if (this.standalone === stream) this.standalone = undefined;
     for (const id of stream.owed) this.streamOf.delete(id);

@@ -121,11 +121,12 @@ function rawHttp(url: string) {
     ...extra,
   });
   return {
-    post: (body: unknown, extra: Record<string, string> = {}) =>
+    post: (body: unknown, extra: Record<string, string> = {}, signal?: AbortSignal) =>
       fetch(url, {
         method: "POST",
         headers: headers(extra),
         body: typeof body === "string" ? body : JSON.stringify(body),
+        signal,
       }),
     get: (extra: Record<string, string> = {}, signal?: AbortSignal) =>
       fetch(url, { method: "GET", headers: headers({ accept: "text/event-stream", ...extra }), signal }),
@@ -240,6 +241,38 @@ describe("the session transport (src/transport/http-session.ts)", () => {
     expect(headAt).toBeLessThan(answerAt - 500);
     const [answer] = sseMessages(body) as Array<{ result: CallToolResult }>;
     expect((answer!.result.content[0] as { text: string }).text).toContain("done");
+    await raw.del();
+  });
+
+  it("survives a client that hangs up mid-call: the late answer is dropped, the session goes on", async () => {
+    const raw = rawHttp(scout.url!);
+    await raw.initialize();
+    const hangUp = new AbortController();
+    const pending = raw
+      .post(
+        {
+          jsonrpc: "2.0",
+          id: 7,
+          method: "tools/call",
+          params: { name: "scout", arguments: { target: `${h0}:${root0}`, query: "sleep 1; echo late" } },
+        },
+        {},
+        hangUp.signal,
+      )
+      .catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    hangUp.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await new Promise((r) => setTimeout(r, 1200)); // the call finishes with nobody to answer
+    const after = await raw.post({
+      jsonrpc: "2.0",
+      id: 8,
+      method: "tools/call",
+      params: { name: "scout", arguments: { target: `${h0}:${root0}/hello.txt` } },
+    });
+    const [answer] = sseMessages(await after.text()) as Array<{ id: number; result: CallToolResult }>;
+    expect(answer!.id).toBe(8);
+    expect((answer!.result.content[0] as { text: string }).text).toBe("hello\n");
     await raw.del();
   });
 
