@@ -1,5 +1,5 @@
 /** Runs the real `scout-mcp` entry point (src/cli/main.ts through tsx) as a child process. */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -21,12 +21,35 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   };
 }
 
+/** cleanEnv plus what points the CLI at a lab fleet (its ssh config and known_hosts). */
+export function labEnv(
+  lab: { sshConfigPath: string; knownHostsPath: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    NO_COLOR: "1",
+    SCOUT_SSH_CONFIG: lab.sshConfigPath,
+    SCOUT_KNOWN_HOSTS: lab.knownHostsPath,
+    ...extra,
+  };
+}
+
+/** Node's arguments that run the CLI with `args`. */
+export const cliArgs = (args: string[]): string[] => ["--import", "tsx", MAIN, ...args];
+
+/** Starts the CLI with every stdio stream piped. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, cliArgs(args), { cwd: REPO, env, stdio: "pipe" });
+}
+
 export function runCli(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    const child = spawn(process.execPath, cliArgs(args), {
       cwd: options.cwd ?? REPO,
       env: options.env ?? cleanEnv(),
       stdio: ["ignore", "pipe", "pipe"],

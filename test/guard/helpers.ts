@@ -18,7 +18,7 @@ import type { Settings } from "../../src/config/settings.js";
 import { serve, type RunningServer } from "../../src/cli/serve.js";
 import { createLogger, type Logger } from "../../src/observe/log.js";
 import type { LabFleet } from "../fleet/index.js";
-import { labSettings } from "../mcp/harness.js";
+import { initializeRequest, labSettings } from "../mcp/harness.js";
 
 export interface CapturedLog {
   log: Logger;
@@ -145,45 +145,10 @@ export function rawRequest(
   });
 }
 
-export const INITIALIZE = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: {
-    protocolVersion: "2025-06-18",
-    capabilities: {},
-    clientInfo: { name: "raw", version: "1" },
-  },
-});
+export const INITIALIZE = JSON.stringify(initializeRequest());
 
-/** Command lines (NUL → space) of local processes containing `needle`, excluding this process. */
-export function processesMatching(needle: string): Array<{ pid: number; cmd: string }> {
-  const out: Array<{ pid: number; cmd: string }> = [];
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${e}/cmdline`, "utf8").replace(/\0/g, " ");
-      if (cmd.includes(needle)) out.push({ pid: Number(e), cmd });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
-
-/** Polls until `check` is true; throws naming `what` after `timeoutMs`. */
-export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A `sleep` no other test runs (unique fraction), so process checks see only ours. */
-export function uniqueSleep(seconds: number): string {
-  return `sleep ${seconds}.${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}1`;
-}
+// Shared with the MCP tests.
+export { processesMatching, uniqueSleep, waitUntil as waitFor } from "../mcp/harness.js";
 
 /** GET /health (no auth) and one good read through `client`: the server is still serving. */
 export async function assertHealthy(

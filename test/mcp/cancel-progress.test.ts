@@ -10,6 +10,7 @@ import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFleet, type LabFleet } from "../fleet/index.js";
 import {
+  initializeRequest,
   processesMatching,
   startHttpScout,
   startStdioScout,
@@ -155,16 +156,7 @@ describe("graceful shutdown in process", () => {
     const fresh = await fetch(s.url!, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-06-18",
-          capabilities: {},
-          clientInfo: { name: "late", version: "1" },
-        },
-      }),
+      body: JSON.stringify(initializeRequest("late")),
     }).then(
       (r) => r.status,
       () => "refused",

@@ -6,11 +6,11 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
-import { fileURLToPath } from "node:url";
 import type { Settings } from "../../src/config/settings.js";
 import { serve, type RunningServer } from "../../src/cli/serve.js";
 import { silentLogger } from "../../src/observe/log.js";
 import type { LabFleet } from "../fleet/index.js";
+import { cliArgs, labEnv } from "../cli/run-cli.js";
 export { descendantsOf } from "../../src/lab/processes.js";
 import { labSettings } from "../../src/lab/settings.js";
 export { labSettings };
@@ -58,24 +58,14 @@ export async function startHttpScout(
   });
 }
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-
 export async function startStdioScout(
   lab: LabFleet,
   env: Record<string, string> = {},
 ): Promise<ScoutUnderTest> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: ["--import", "tsx", MAIN, "--stdio"],
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? "/root",
-      SCOUT_SSH_CONFIG: lab.sshConfigPath,
-      SCOUT_KNOWN_HOSTS: lab.knownHostsPath,
-      SCOUT_STATUS_CACHE_TTL: "0",
-      SCOUT_LOG_LEVEL: "warn",
-      ...env,
-    },
+    args: cliArgs(["--stdio"]),
+    env: labEnv(lab, { SCOUT_STATUS_CACHE_TTL: "0", SCOUT_LOG_LEVEL: "warn", ...env }),
     stderr: "pipe",
   });
   const client = new Client({ name: "scout-test", version: "1.0.0" });
@@ -83,19 +73,22 @@ export async function startStdioScout(
   return wrap(client, { close: () => client.close() });
 }
 
-/** Pids of local processes whose command line contains `needle` (the lab hosts run on this machine). */
-export function processesMatching(needle: string): number[] {
-  const pids: number[] = [];
+/**
+ * Local processes whose command line (NUL → space) contains `needle`, excluding this process
+ * (the lab hosts run on this machine).
+ */
+export function processesMatching(needle: string): Array<{ pid: number; cmd: string }> {
+  const found: Array<{ pid: number; cmd: string }> = [];
   for (const e of readdirSync("/proc")) {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
       const cmd = readFileSync(`/proc/${e}/cmdline`, "utf8").replace(/\0/g, " ");
-      if (cmd.includes(needle)) pids.push(Number(e));
+      if (cmd.includes(needle)) found.push({ pid: Number(e), cmd });
     } catch {
       // exited meanwhile
     }
   }
-  return pids;
+  return found;
 }
 
 /** Polls `check` every 25 ms until it returns true; throws with `what` after `timeoutMs`. */
@@ -109,9 +102,9 @@ export async function waitUntil(check: () => boolean, timeoutMs: number, what: s
   return performance.now() - started;
 }
 
-/** A command line no other test uses: `sleep 30.<random digits>` (GNU and busybox sleep take fractions). */
-export function uniqueSleep(): string {
-  return `sleep 30.${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}1`;
+/** A command line no other test uses: `sleep N.<random digits>` (GNU and busybox sleep take fractions). */
+export function uniqueSleep(seconds = 30): string {
+  return `sleep ${seconds}.${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}1`;
 }
 
 /**
@@ -154,6 +147,20 @@ export async function startUnansweredPort(): Promise<{ port: number; close(): vo
     close: () => {
       for (const f of fillers) f.destroy();
       child.kill("SIGKILL");
+    },
+  };
+}
+
+/** An `initialize` request as a raw JSON-RPC client sends it. */
+export function initializeRequest(clientName = "raw", id = 1) {
+  return {
+    jsonrpc: "2.0",
+    id,
+    method: "initialize",
+    params: {
+      protocolVersion: "2025-06-18",
+      capabilities: {},
+      clientInfo: { name: clientName, version: "1" },
     },
   };
 }

@@ -2,17 +2,16 @@
  * The real CLI as a process: graceful shutdown on SIGTERM/SIGINT during a running command, and
  * stdio purity (nothing but JSON-RPC on stdout, logs on stderr).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import net from "node:net";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFleet, type LabFleet } from "../fleet/index.js";
-import { descendantsOf, processesMatching, uniqueSleep, waitUntil } from "./harness.js";
+import { labEnv, spawnCli } from "../cli/run-cli.js";
+import { descendantsOf, initializeRequest, processesMatching, uniqueSleep, waitUntil } from "./harness.js";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 let lab: LabFleet;
 let h0: string;
 let root0: string;
@@ -28,17 +27,8 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? "/root",
-      SCOUT_SSH_CONFIG: lab.sshConfigPath,
-      SCOUT_KNOWN_HOSTS: lab.knownHostsPath,
-      ...env,
-    },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+function startCli(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawnCli(args, labEnv(lab, env));
 }
 
 /** Collects a stream's complete lines. */
@@ -97,7 +87,7 @@ describe("graceful shutdown of the real CLI", () => {
   it.each(["SIGTERM", "SIGINT"] as const)(
     "%s during a running query: exits promptly, the remote process is killed, SSH closed",
     async (sig) => {
-      const child = spawnCli(["--http", "--port", "0"], { SCOUT_LOG_LEVEL: "info" });
+      const child = startCli(["--http", "--port", "0"], { SCOUT_LOG_LEVEL: "info" });
       const stderr = lines(child.stderr!);
       try {
         const ready = await stderr.next((l) => l.includes("serving MCP over Streamable HTTP"), 20_000);
@@ -144,7 +134,7 @@ describe("graceful shutdown of the real CLI", () => {
 
 describe("the HTTP URL", () => {
   it("is printed on stdout even when logging is silent, so --port 0 can be used", async () => {
-    const child = spawnCli(["--http", "--port", "0"], { SCOUT_LOG_LEVEL: "silent" });
+    const child = startCli(["--http", "--port", "0"], { SCOUT_LOG_LEVEL: "silent" });
     const stdout = lines(child.stdout!);
     try {
       const line = await stdout.next((l) => l.startsWith("scout-mcp: serving MCP at "), 20_000);
@@ -162,21 +152,12 @@ describe("the HTTP URL", () => {
 
 describe("stdio", () => {
   it("writes nothing but JSON-RPC to stdout, even with debug logging", async () => {
-    const child = spawnCli(["--stdio"], { SCOUT_LOG_LEVEL: "debug", SCOUT_STATUS_CACHE_TTL: "0" });
+    const child = startCli(["--stdio"], { SCOUT_LOG_LEVEL: "debug", SCOUT_STATUS_CACHE_TTL: "0" });
     const stdout = lines(child.stdout!);
     const stderr = lines(child.stderr!);
     const send = (m: object) => child.stdin!.write(JSON.stringify(m) + "\n");
     try {
-      send({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-06-18",
-          capabilities: {},
-          clientInfo: { name: "raw", version: "1" },
-        },
-      });
+      send(initializeRequest());
       await stdout.next((l) => l.includes('"id":1'), 20_000);
       send({ jsonrpc: "2.0", method: "notifications/initialized" });
       const calls: Array<[number, string, object]> = [

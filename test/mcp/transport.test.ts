@@ -9,7 +9,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultProxy, startFleet, type LabFleet } from "../fleet/index.js";
-import { startHttpScout, startStdioScout, type ScoutUnderTest } from "./harness.js";
+import { initializeRequest, startHttpScout, startStdioScout, type ScoutUnderTest } from "./harness.js";
 
 let lab: LabFleet;
 let scout: ScoutUnderTest;
@@ -132,16 +132,7 @@ function rawHttp(url: string) {
       fetch(url, { method: "GET", headers: headers({ accept: "text/event-stream", ...extra }), signal }),
     del: () => fetch(url, { method: "DELETE", headers: headers({}) }),
     async initialize(): Promise<Response> {
-      const r = await this.post({
-        jsonrpc: "2.0",
-        id: 0,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-06-18",
-          capabilities: {},
-          clientInfo: { name: "raw", version: "1" },
-        },
-      });
+      const r = await this.post(initializeRequest("raw", 0));
       session = r.headers.get("mcp-session-id") ?? session;
       return r;
     },

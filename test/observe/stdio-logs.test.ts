@@ -5,15 +5,15 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort, startFleet, type LabFleet } from "../fleet/index.js";
+import { cliArgs, labEnv, spawnCli } from "../cli/run-cli.js";
 import { scrape } from "./scrape.js";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const SECRET_KEY = "sk-observe-test-0123456789-do-not-log";
 
 let lab: LabFleet;
@@ -36,14 +36,8 @@ interface CliRun {
 async function startCli(env: Record<string, string>): Promise<CliRun> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: ["--import", "tsx", MAIN, "--stdio"],
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? "/root",
-      SCOUT_SSH_CONFIG: lab.sshConfigPath,
-      SCOUT_KNOWN_HOSTS: lab.knownHostsPath,
-      ...env,
-    },
+    args: cliArgs(["--stdio"]),
+    env: labEnv(lab, env),
     stderr: "pipe",
   });
   let stderr = "";
@@ -188,16 +182,7 @@ describe("SCOUT_METRICS_PORT", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const child = spawn(process.execPath, ["--import", "tsx", MAIN, "--stdio"], {
-        env: {
-          PATH: process.env.PATH ?? "/usr/bin:/bin",
-          HOME: process.env.HOME ?? "/root",
-          SCOUT_SSH_CONFIG: lab.sshConfigPath,
-          SCOUT_KNOWN_HOSTS: lab.knownHostsPath,
-          SCOUT_METRICS_PORT: String(port),
-        },
-        stdio: ["pipe", "pipe", "pipe"],
-      });
+      const child = spawnCli(["--stdio"], labEnv(lab, { SCOUT_METRICS_PORT: String(port) }));
       let stderr = "";
       child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
       const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
