@@ -4,14 +4,20 @@
  * error all mean "do not run".
  */
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 
 export type ConfirmAnswer = "accept" | "decline" | "cancel" | "unsupported";
 
-/** Asks the client's user; resolves "unsupported" when the client did not declare elicitation. */
+/**
+ * Asks the client's user; resolves "unsupported" when the client did not declare elicitation.
+ * The question goes out with the tool call it belongs to (`callId`): over HTTP, on that call's
+ * own answer stream.
+ */
 export async function elicitConfirmation(
   server: Server,
   message: string,
   signal: AbortSignal,
+  callId?: RequestId,
 ): Promise<ConfirmAnswer> {
   const caps = server.getClientCapabilities()?.elicitation;
   // An empty capability object means form mode (the SDK normalizes it the same way).
@@ -28,7 +34,7 @@ export async function elicitConfirmation(
         required: ["confirm"],
       },
     },
-    { signal },
+    { signal, ...(callId !== undefined ? { relatedRequestId: callId } : {}) },
   );
   if (r.action !== "accept") return r.action;
   return r.content?.confirm === true ? "accept" : "decline";

@@ -68,7 +68,7 @@ export function createMcpServer(
         app,
         signal,
         transport: options.transport,
-        confirm: (message) => elicitConfirmation(mcp.server, message, signal),
+        confirm: (message) => elicitConfirmation(mcp.server, message, signal, extra.requestId),
       };
       if (progressToken !== undefined) {
         ctx.progress = (progress, total, message) => {

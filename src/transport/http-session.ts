@@ -226,7 +226,7 @@ export class HttpSessionTransport implements Transport {
     const requestId = isResponse ? message.id : options?.relatedRequestId;
     if (requestId === undefined) {
       if (isResponse) throw new Error("Cannot send a response on a standalone SSE stream");
-      this.standalone?.event(message, false);
+      this.sendUnrelated(message);
       return;
     }
     const stream = this.streamOf.get(requestId);
@@ -234,7 +234,10 @@ export class HttpSessionTransport implements Transport {
     if (!stream) return;
     if (!isResponse) {
       if (stream.mode === "sse") stream.event(message, false);
-      return; // JSON answers carry responses only
+      // A JSON answer carries responses only: progress is dropped, and a request (elicitation)
+      // takes the session's GET stream, or fails at once if there is none.
+      else if (isJSONRPCRequest(message)) this.sendUnrelated(message);
+      return;
     }
     stream.owed.delete(requestId);
     this.streamOf.delete(requestId);
@@ -256,6 +259,18 @@ export class HttpSessionTransport implements Transport {
     this.streamOf.clear();
     this.standalone = undefined;
     this.onclose?.();
+  }
+
+  /** On the GET stream. Without one, a notification is dropped and a request fails at once. */
+  private sendUnrelated(message: JSONRPCMessage): void {
+    if (this.standalone) {
+      this.standalone.event(message, false);
+      return;
+    }
+    // Better than waiting out the request's timeout for an answer that cannot come.
+    if (isJSONRPCRequest(message)) {
+      throw new Error("The client has no open GET stream on /mcp to receive server requests");
+    }
   }
 
   private head(): Record<string, string> {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FaultProxy } from "../../src/lab/fault-proxy.js";
 import { startFleet, type LabFleet } from "../fleet/index.js";
+import { initializeRequest } from "../mcp/harness.js";
 import { captureLogger, connectClient, rawRequest, startServer, type TestClient } from "./helpers.js";
 
 let lab: LabFleet;
@@ -253,6 +254,121 @@ describe("SCOUT_CONFIRM_COMMANDS (MCP elicitation)", () => {
     } finally {
       await withElicit.close();
       await without.close();
+      await srv.close();
+    }
+  });
+});
+
+describe("SCOUT_CONFIRM_COMMANDS over SSE answers", () => {
+  it("asks on the tool call's own stream: no GET stream needed", async () => {
+    const srv = await startServer(lab, { confirmCommands: true });
+    const post = (body: object, session?: string) =>
+      fetch(srv.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...(session ? { "mcp-session-id": session } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+    try {
+      const init = initializeRequest("post-stream-only");
+      const opened = await post({ ...init, params: { ...init.params, capabilities: { elicitation: {} } } });
+      const session = opened.headers.get("mcp-session-id") ?? "";
+      await opened.text();
+      await post({ jsonrpc: "2.0", method: "notifications/initialized" }, session);
+      const call = await post(
+        {
+          jsonrpc: "2.0",
+          id: 2,
+          method: "tools/call",
+          params: { name: "scout", arguments: { target: `${h0}:${root0}`, query: "echo asked-on-post" } },
+        },
+        session,
+      );
+      // Read the call's SSE stream: first the question, then (after our answer) the result.
+      const reader = call.body!.getReader();
+      const decoder = new TextDecoder();
+      let buffered = "";
+      const nextMessage = async (): Promise<{ id?: number; method?: string; result?: unknown }> => {
+        for (;;) {
+          const line = buffered.split("\n").find((l) => l.startsWith("data: "));
+          if (line) {
+            buffered = buffered.slice(buffered.indexOf(line) + line.length);
+            return JSON.parse(line.slice(6)) as { id?: number; method?: string };
+          }
+          const { value, done } = await reader.read();
+          if (done) throw new Error("stream ended");
+          buffered += decoder.decode(value, { stream: true });
+        }
+      };
+      const question = await nextMessage();
+      expect(question.method).toBe("elicitation/create");
+      const answered = await post(
+        { jsonrpc: "2.0", id: question.id, result: { action: "accept", content: { confirm: true } } },
+        session,
+      );
+      expect(answered.status).toBe(202);
+      const result = (await nextMessage()) as { id: number; result: { content: Array<{ text: string }> } };
+      expect(result.id).toBe(2);
+      expect(result.result.content[0]!.text).toBe("asked-on-post");
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe("SCOUT_CONFIRM_COMMANDS with SCOUT_HTTP_JSON_RESPONSE", () => {
+  it("asks over the session's GET stream, since a JSON answer can't carry the question", async () => {
+    const srv = await startServer(lab, { confirmCommands: true, httpJsonResponse: true });
+    const asked: string[] = [];
+    const c = await connectClient(srv.url, {
+      onElicit: (message) => {
+        asked.push(message);
+        return { action: "accept", content: { confirm: true } };
+      },
+    });
+    try {
+      const ran = await c.call({ target: `${h0}:${root0}`, query: "echo asked-over-get" });
+      expect(ran.text).toBe("asked-over-get");
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toContain("echo asked-over-get");
+
+      // A client that can elicit but never opened a GET stream: refused at once, not after a timeout.
+      const post = (body: object, session?: string) =>
+        fetch(srv.url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            ...(session ? { "mcp-session-id": session } : {}),
+          },
+          body: JSON.stringify(body),
+        });
+      const init = initializeRequest("no-get-stream");
+      const opened = await post({ ...init, params: { ...init.params, capabilities: { elicitation: {} } } });
+      const session = opened.headers.get("mcp-session-id") ?? "";
+      await post({ jsonrpc: "2.0", method: "notifications/initialized" }, session);
+      const started = performance.now();
+      const res = await post(
+        {
+          jsonrpc: "2.0",
+          id: 2,
+          method: "tools/call",
+          params: { name: "scout", arguments: { target: `${h0}:${root0}`, query: "touch confirm-no-get" } },
+        },
+        session,
+      );
+      const answer = (await res.json()) as { result: { isError: boolean; content: Array<{ text: string }> } };
+      expect(performance.now() - started).toBeLessThan(5000);
+      expect(answer.result.isError).toBe(true);
+      expect(answer.result.content[0]!.text).toMatch(
+        /^Error: Asking the user for confirmation failed \(.*no open GET stream.*\); nothing was run/,
+      );
+      expect(existsSync(join(root0, "confirm-no-get"))).toBe(false);
+    } finally {
+      await c.close();
       await srv.close();
     }
   });
