@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FaultProxy } from "../../src/lab/fault-proxy.js";
 import { startFleet, type LabFleet } from "../fleet/index.js";
-import { initializeRequest } from "../mcp/harness.js";
+import { rawHttp } from "../mcp/harness.js";
 import { captureLogger, connectClient, rawRequest, startServer, type TestClient } from "./helpers.js";
 
 let lab: LabFleet;
@@ -262,31 +262,16 @@ describe("SCOUT_CONFIRM_COMMANDS (MCP elicitation)", () => {
 describe("SCOUT_CONFIRM_COMMANDS over SSE answers", () => {
   it("asks on the tool call's own stream: no GET stream needed", async () => {
     const srv = await startServer(lab, { confirmCommands: true });
-    const post = (body: object, session?: string) =>
-      fetch(srv.url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...(session ? { "mcp-session-id": session } : {}),
-        },
-        body: JSON.stringify(body),
-      });
+    const raw = rawHttp(srv.url);
     try {
-      const init = initializeRequest("post-stream-only");
-      const opened = await post({ ...init, params: { ...init.params, capabilities: { elicitation: {} } } });
-      const session = opened.headers.get("mcp-session-id") ?? "";
-      await opened.text();
-      await post({ jsonrpc: "2.0", method: "notifications/initialized" }, session);
-      const call = await post(
-        {
-          jsonrpc: "2.0",
-          id: 2,
-          method: "tools/call",
-          params: { name: "scout", arguments: { target: `${h0}:${root0}`, query: "echo asked-on-post" } },
-        },
-        session,
-      );
+      await (await raw.initialize({ elicitation: {} })).text();
+      await raw.post({ jsonrpc: "2.0", method: "notifications/initialized" });
+      const call = await raw.post({
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "scout", arguments: { target: `${h0}:${root0}`, query: "echo asked-on-post" } },
+      });
       // Read the call's SSE stream: first the question, then (after our answer) the result.
       const reader = call.body!.getReader();
       const decoder = new TextDecoder();
@@ -305,10 +290,11 @@ describe("SCOUT_CONFIRM_COMMANDS over SSE answers", () => {
       };
       const question = await nextMessage();
       expect(question.method).toBe("elicitation/create");
-      const answered = await post(
-        { jsonrpc: "2.0", id: question.id, result: { action: "accept", content: { confirm: true } } },
-        session,
-      );
+      const answered = await raw.post({
+        jsonrpc: "2.0",
+        id: question.id,
+        result: { action: "accept", content: { confirm: true } },
+      });
       expect(answered.status).toBe(202);
       const result = (await nextMessage()) as { id: number; result: { content: Array<{ text: string }> } };
       expect(result.id).toBe(2);
@@ -336,30 +322,16 @@ describe("SCOUT_CONFIRM_COMMANDS with SCOUT_HTTP_JSON_RESPONSE", () => {
       expect(asked[0]).toContain("echo asked-over-get");
 
       // A client that can elicit but never opened a GET stream: refused at once, not after a timeout.
-      const post = (body: object, session?: string) =>
-        fetch(srv.url, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-            ...(session ? { "mcp-session-id": session } : {}),
-          },
-          body: JSON.stringify(body),
-        });
-      const init = initializeRequest("no-get-stream");
-      const opened = await post({ ...init, params: { ...init.params, capabilities: { elicitation: {} } } });
-      const session = opened.headers.get("mcp-session-id") ?? "";
-      await post({ jsonrpc: "2.0", method: "notifications/initialized" }, session);
+      const raw = rawHttp(srv.url);
+      await raw.initialize({ elicitation: {} });
+      await raw.post({ jsonrpc: "2.0", method: "notifications/initialized" });
       const started = performance.now();
-      const res = await post(
-        {
-          jsonrpc: "2.0",
-          id: 2,
-          method: "tools/call",
-          params: { name: "scout", arguments: { target: `${h0}:${root0}`, query: "touch confirm-no-get" } },
-        },
-        session,
-      );
+      const res = await raw.post({
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "scout", arguments: { target: `${h0}:${root0}`, query: "touch confirm-no-get" } },
+      });
       const answer = (await res.json()) as { result: { isError: boolean; content: Array<{ text: string }> } };
       expect(performance.now() - started).toBeLessThan(5000);
       expect(answer.result.isError).toBe(true);

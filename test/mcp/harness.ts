@@ -164,3 +164,43 @@ export function initializeRequest(clientName = "raw", id = 1) {
     },
   };
 }
+
+/** Raw Streamable HTTP against a Scout URL: what an SDK client would hide. */
+export function rawHttp(url: string) {
+  let session = "";
+  const headers = (extra: Record<string, string>) => ({
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    ...(session ? { "mcp-session-id": session } : {}),
+    ...extra,
+  });
+  return {
+    post: (body: unknown, extra: Record<string, string> = {}, signal?: AbortSignal) =>
+      fetch(url, {
+        method: "POST",
+        headers: headers(extra),
+        body: typeof body === "string" ? body : JSON.stringify(body),
+        signal,
+      }),
+    get: (extra: Record<string, string> = {}, signal?: AbortSignal) =>
+      fetch(url, { method: "GET", headers: headers({ accept: "text/event-stream", ...extra }), signal }),
+    del: () => fetch(url, { method: "DELETE", headers: headers({}) }),
+    /** Starts the session; `capabilities` are the client's (e.g. `{ elicitation: {} }`). */
+    async initialize(capabilities: Record<string, unknown> = {}): Promise<Response> {
+      const init = initializeRequest("raw", 0);
+      const r = await this.post({ ...init, params: { ...init.params, capabilities } });
+      session = r.headers.get("mcp-session-id") ?? session;
+      return r;
+    },
+  };
+}
+
+/** The JSON-RPC messages in an SSE body (`data:` lines). */
+export function sseMessages(
+  body: string,
+): Array<{ id?: number; result?: unknown; error?: { message: string } }> {
+  return body
+    .split("\n")
+    .filter((l) => l.startsWith("data: "))
+    .map((l) => JSON.parse(l.slice(6)) as { id?: number; result?: unknown });
+}

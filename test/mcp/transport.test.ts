@@ -9,7 +9,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultProxy, startFleet, type LabFleet } from "../fleet/index.js";
-import { initializeRequest, startHttpScout, startStdioScout, type ScoutUnderTest } from "./harness.js";
+import { rawHttp, sseMessages, startHttpScout, startStdioScout, type ScoutUnderTest } from "./harness.js";
 
 let lab: LabFleet;
 let scout: ScoutUnderTest;
@@ -110,42 +110,6 @@ describe("Streamable HTTP", () => {
     expect((await scout.call({ target: `${h0}:${root0}/hello.txt` })).text).toBe("hello\n");
   });
 });
-
-/** Raw Streamable HTTP against a Scout URL: what an SDK client would hide. */
-function rawHttp(url: string) {
-  let session = "";
-  const headers = (extra: Record<string, string>) => ({
-    "content-type": "application/json",
-    accept: "application/json, text/event-stream",
-    ...(session ? { "mcp-session-id": session } : {}),
-    ...extra,
-  });
-  return {
-    post: (body: unknown, extra: Record<string, string> = {}, signal?: AbortSignal) =>
-      fetch(url, {
-        method: "POST",
-        headers: headers(extra),
-        body: typeof body === "string" ? body : JSON.stringify(body),
-        signal,
-      }),
-    get: (extra: Record<string, string> = {}, signal?: AbortSignal) =>
-      fetch(url, { method: "GET", headers: headers({ accept: "text/event-stream", ...extra }), signal }),
-    del: () => fetch(url, { method: "DELETE", headers: headers({}) }),
-    async initialize(): Promise<Response> {
-      const r = await this.post(initializeRequest("raw", 0));
-      session = r.headers.get("mcp-session-id") ?? session;
-      return r;
-    },
-  };
-}
-
-/** The JSON-RPC messages in an SSE body (`data:` lines). */
-function sseMessages(body: string): Array<{ id?: number; result?: unknown; error?: { message: string } }> {
-  return body
-    .split("\n")
-    .filter((l) => l.startsWith("data: "))
-    .map((l) => JSON.parse(l.slice(6)) as { id?: number; result?: unknown });
-}
 
 describe("the session transport (src/transport/http-session.ts)", () => {
   it("follows the Streamable HTTP rules: SSE answers, 202, batches, GET stream, DELETE, and refusals", async () => {
