@@ -38,10 +38,26 @@ export function createLogger(options: LogOptions): Logger {
   }
   if (options.destination) return pino(base, options.destination);
   // A write per line costs a syscall and a thread-pool round trip on every tool call; lines are
-  // batched up to 4 KiB instead, and whatever is buffered goes out within LOG_FLUSH_MS. pino
-  // flushes the buffer synchronously on exit.
+  // batched up to 4 KiB instead, and the first line of a batch arms a flush LOG_FLUSH_MS later
+  // (nothing runs while idle). pino flushes what is left synchronously on exit.
   const stderr = pino.destination({ fd: 2, sync: false, minLength: 4096 });
-  setInterval(() => stderr.flush(), LOG_FLUSH_MS).unref();
+  let flushTimer: NodeJS.Timeout | undefined;
+  const flushSoon = () => {
+    flushTimer = undefined;
+    try {
+      stderr.flush();
+    } catch {
+      // already ended (process exit): pino flushed it then
+    }
+  };
+  const write = stderr.write.bind(stderr);
+  stderr.write = (line: string): boolean => {
+    if (!flushTimer) {
+      flushTimer = setTimeout(flushSoon, LOG_FLUSH_MS);
+      flushTimer.unref();
+    }
+    return write(line);
+  };
   return pino(base, stderr);
 }
 

@@ -5,7 +5,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -195,6 +195,36 @@ describe("SCOUT_METRICS_PORT", () => {
 });
 
 describe("log format", () => {
+  it("batches lines but never holds one back for long: a lone line reaches stderr while the process runs", async () => {
+    const logModule = fileURLToPath(new URL("../../src/observe/log.ts", import.meta.url));
+    const program = [
+      `const { createLogger } = await import(${JSON.stringify(logModule)});`,
+      `const log = createLogger({ level: "info", pretty: false });`,
+      `log.info({ mode: "read" }, "lone line");`,
+      `setTimeout(() => process.exit(0), 5000);`,
+    ].join(" ");
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", program], {
+      cwd: fileURLToPath(new URL("../..", import.meta.url)),
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    try {
+      const started = performance.now();
+      const line = await new Promise<string>((resolve, reject) => {
+        let seen = "";
+        child.stderr.setEncoding("utf8").on("data", (c: string) => {
+          seen += c;
+          if (seen.includes("\n")) resolve(seen);
+        });
+        child.once("exit", () => reject(new Error(`exited first; stderr: ${seen}`)));
+      });
+      // Well before the exit at 5 s (module loading takes most of this).
+      expect(performance.now() - started).toBeLessThan(4000);
+      expect(JSON.parse(line.trim())).toMatchObject({ level: "info", msg: "lone line", mode: "read" });
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   it("is human-readable (pino-pretty), not JSON, when stderr is a terminal", () => {
     // `script` gives the child a real pseudo-terminal; the logger must notice on its own.
     const logModule = fileURLToPath(new URL("../../src/observe/log.ts", import.meta.url));
