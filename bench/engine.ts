@@ -1,7 +1,8 @@
 /**
  * bench:engine — warm 4 KB reads through the engine (Fleet + ops readFile) next to raw ssh2 SFTP
  * on the same fleet in the same run, at concurrency 1 and 32; then the same read behind a 30 ms
- * RTT proxy, expressed in round trips. Prints a table; never fails on numbers.
+ * RTT proxy, expressed in round trips, and directory listings (3 and 5,000 entries) there next to
+ * ssh2's own readdir. Prints tables; never fails on numbers.
  */
 import { startFleet } from "../src/lab/index.js";
 import { HostRegistry } from "../src/config/registry.js";
@@ -9,9 +10,10 @@ import { settingsWith } from "../src/config/settings.js";
 import { Fleet } from "../src/ssh/fleet.js";
 import { createConnectionDeps } from "../src/ssh/trust.js";
 import { readFile } from "../src/ops/read.js";
+import { listDirectory } from "../src/ops/list.js";
 import { limitsFrom } from "../src/ops/limits.js";
 import { fmt, measure, printTable } from "./lib.js";
-import { rawRead, rawSsh } from "./support.js";
+import { rawRead, rawReaddir, rawSsh } from "./support.js";
 
 const N = Number(process.env.BENCH_N ?? 4000);
 
@@ -76,6 +78,33 @@ async function main(): Promise<void> {
         ["raw ssh2 sftp.readFile (open, fstat, read, close)", fmt(r.p50), fmt(r.p50 / rtt)],
         ["engine readFile (stat+open pipelined, read)", fmt(s.p50), fmt(s.p50 / rtt)],
       ],
+    );
+
+    // Listings at 30 ms RTT: ssh2's readdir(path) asks for ~100 entries a round trip; the engine
+    // keeps several READDIRs in flight.
+    const dirs = lab.hosts[0]!.root;
+    const made = await lab.runAsUser(
+      `mkdir -p ${dirs}/list-3 ${dirs}/list-5000 && touch ${dirs}/list-3/a ${dirs}/list-3/b ${dirs}/list-3/c` +
+        ` && cd ${dirs}/list-5000 && seq -f 'entry-%05g.txt' 1 5000 | xargs touch`,
+    );
+    if (made.code !== 0) throw new Error(`could not make the directories: ${made.stderr}`);
+    const listRows: string[][] = [];
+    for (const n of [3, 5000]) {
+      const dir = `${dirs}/list-${n}`;
+      const rawList = await measure(5, 1, () => rawReaddir(rawSlow.sftp, dir));
+      const engList = await measure(5, 1, () => listDirectory(slow, dir, limits));
+      listRows.push([
+        String(n),
+        fmt(rawList.p50),
+        fmt(rawList.p50 / rtt),
+        fmt(engList.p50),
+        fmt(engList.p50 / rtt),
+      ]);
+    }
+    printTable(
+      `Directory listing at ${rtt} ms RTT (p50 of 5)`,
+      ["entries", "raw sftp.readdir ms", "raw RTT", "engine listDirectory ms", "engine RTT"],
+      listRows,
     );
     raw.client.end();
     rawSlow.client.end();
