@@ -190,8 +190,9 @@ describe("stdio", () => {
       );
       expect(byId.get(4)?.result?.content?.[0]?.text).toBe("hello\n");
       expect(byId.get(5)?.result?.content?.[0]?.text).toContain("[stderr]\nerr");
-      // Logs went to stderr instead (JSON lines from pino).
-      expect(stderr.all.some((l) => l.includes('"msg":"tool call"'))).toBe(true);
+      // Logs went to stderr instead (JSON lines from pino, batched: flushed within 200 ms).
+      const logged = await stderr.next((l) => l.includes('"msg":"tool call"'), 5000);
+      expect(JSON.parse(logged)).toMatchObject({ level: "info", msg: "tool call" });
     } finally {
       child.stdin!.end();
     }
