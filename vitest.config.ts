@@ -7,7 +7,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Each file starts its own sshd fleet; two cores run two files at a time.
     pool: "forks",
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // --expose-gc: memory tests measure what is retained, not garbage V8 has yet to collect.
+    poolOptions: { forks: { maxForks: 2, minForks: 1, execArgv: ["--expose-gc"] } },
     reporters: ["default"],
   },
 });
