@@ -149,9 +149,13 @@ class LeanClient {
   }
 }
 
-// ---- raw SFTP ----------------------------------------------------------------------------------
-
 // ---- main --------------------------------------------------------------------------------------
+
+/** Fields of /proc/<pid>/stat after "pid (comm)" (comm may hold spaces and parentheses). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
 
 /** CPU time (user + system) a process has used, in µs; /proc counts in clock ticks (100 Hz). */
 function cpuMicros(pid: number | undefined): number {
@@ -159,16 +163,14 @@ function cpuMicros(pid: number | undefined): number {
     const u = process.cpuUsage();
     return u.user + u.system;
   }
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const f = statFields(pid);
   return (Number(f[11]) + Number(f[12])) * 10_000;
 }
 
 /** CPU (µs) of a process and of its reaped children: utime + stime + cutime + cstime. */
 function cpuWithChildrenMicros(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const f = statFields(pid);
     return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10_000;
   } catch {
     return 0; // exited between the listing and the read
