@@ -81,13 +81,12 @@ class AnswerStream {
   event(message: JSONRPCMessage, last: boolean): void {
     if (this.ended) return;
     const frame = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
-    if (!last) {
-      this.writeHead();
-      this.res.write(frame);
+    if (last) {
+      this.finish(frame);
       return;
     }
-    if (!this.res.headersSent) this.res.writeHead(200, this.head);
-    this.finish(frame);
+    this.writeHead();
+    this.res.write(frame);
   }
 
   /** JSON mode: the whole answer at once. */
@@ -104,10 +103,11 @@ class AnswerStream {
     clearInterval(this.keepAlive);
   }
 
+  /** Ends the answer, with `last` as its final bytes; a head not yet sent goes in the same write. */
   finish(last?: string): void {
     if (this.ended) return;
     this.abandon();
-    if (!this.res.headersSent && last === undefined) this.res.writeHead(200, this.head);
+    if (!this.res.headersSent) this.res.writeHead(200, this.head);
     this.res.end(last);
   }
 }
