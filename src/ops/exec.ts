@@ -6,7 +6,6 @@
  * stderr are capped at the output cap each; memory stays bounded whatever the command prints.
  */
 import { ScoutError, abortError } from "../errors.js";
-import { channelLostReason, expectProcessGroup, setChannelProcessGroup } from "../ssh/channel-state.js";
 import type { HostAccess } from "../ssh/types.js";
 import type { Limits } from "./limits.js";
 import { shellQuote } from "./paths.js";
@@ -152,7 +151,7 @@ export async function killProcessGroup(host: HostAccess, pgid: number): Promise<
   const k = (sig: string) => `{ kill -${sig} -${pgid} || kill -${sig} -- -${pgid}; } 2>/dev/null`;
   const script = `${k("TERM")}; sleep 0.3; ${k("KILL")}; true`;
   try {
-    const ch = await host.exec(script, { signal: AbortSignal.timeout(10_000) });
+    const { channel: ch } = await host.exec(script, { signal: AbortSignal.timeout(10_000) });
     await new Promise<void>((resolve) => {
       ch.on("data", () => {});
       ch.stderr.on("data", () => {});
@@ -182,8 +181,9 @@ export async function runCommand(
     opts.cwd,
     sudo ? { withPassword: sudo.password !== undefined } : undefined,
   );
-  const channel = await host.exec(wrapper, { ...(opts.signal ? { signal: opts.signal } : {}) });
-  expectProcessGroup(channel);
+  const exec = await host.exec(wrapper, { ...(opts.signal ? { signal: opts.signal } : {}) });
+  exec.expectProcessGroup();
+  const channel = exec.channel;
   const stdin = sudo?.password !== undefined ? `${sudo.password}\n` : opts.stdin;
   const result = await new Promise<CommandResult>((resolve, reject) => {
     const out = new CappedSink(limits.maxOutputSize);
@@ -202,7 +202,7 @@ export async function runCommand(
     const onPid = (p: number | undefined) => {
       pid = p;
       // Lets a shutdown kill the command's process group (see SshConnection.killCommands).
-      if (p !== undefined) setChannelProcessGroup(channel, p);
+      if (p !== undefined) exec.setProcessGroup(p);
       for (const w of pidWaiters) w(p);
       pidWaiters = [];
     };
@@ -283,7 +283,7 @@ export async function runCommand(
         return;
       }
       const m = EXIT_RE.exec(stderr);
-      const lost = channelLostReason(channel);
+      const lost = exec.lostReason;
       if (lost?.code === "aborted" && !m) {
         // Scout shut down under the command (and killed its process group first).
         reject(

@@ -1,40 +1,46 @@
 /**
- * What the engine knows about an exec channel beyond ssh2's view of it: the remote process group
- * its command runs in (told by the exec operation, so that a shutdown can kill it) and why the
- * channel ended without a result (its connection died, or was closed on shutdown, while it ran).
+ * One exec channel as the engine sees it beyond ssh2's view: the remote process group its command
+ * runs in (reported by the operation that reads the command's wrapper output, so that a shutdown
+ * can kill it) and why the channel ended without a result (its connection died, or was closed on
+ * shutdown, while it ran). The connection that opened the channel owns this object; operations
+ * talk to it only through its methods.
  */
 import type { ClientChannel } from "ssh2";
 import type { ScoutError } from "../errors.js";
 
-const lost = new WeakMap<ClientChannel, ScoutError>();
-const groups = new WeakMap<ClientChannel, number>();
+export class ExecChannel {
+  private pgid: number | undefined;
+  private announced = false;
+  private lost: ScoutError | undefined;
 
-export function markChannelLost(channel: ClientChannel, reason: ScoutError): void {
-  if (!lost.has(channel)) lost.set(channel, reason);
-}
+  constructor(readonly channel: ClientChannel) {}
 
-/** The reason the channel's connection went away while the channel was open, if it did. */
-export function channelLostReason(channel: ClientChannel): ScoutError | undefined {
-  return lost.get(channel);
-}
+  /** Says that the command will report its process group (it runs in the wrapper). */
+  expectProcessGroup(): void {
+    this.announced = true;
+  }
 
-const announced = new WeakSet<ClientChannel>();
+  /** Records the remote process group of the command; nonsense values are ignored. */
+  setProcessGroup(pgid: number): void {
+    if (Number.isSafeInteger(pgid) && pgid > 1) this.pgid = pgid;
+  }
 
-/** Says that the command on `channel` will report its process group (it runs in the wrapper). */
-export function expectProcessGroup(channel: ClientChannel): void {
-  announced.add(channel);
-}
+  get processGroup(): number | undefined {
+    return this.pgid;
+  }
 
-/** True when the channel's command will report a process group it has not reported yet. */
-export function processGroupPending(channel: ClientChannel): boolean {
-  return announced.has(channel) && !groups.has(channel);
-}
+  /** True when the command will report a process group it has not reported yet. */
+  get processGroupPending(): boolean {
+    return this.announced && this.pgid === undefined;
+  }
 
-/** Records the remote process group of the command running on `channel`. */
-export function setChannelProcessGroup(channel: ClientChannel, pgid: number): void {
-  if (Number.isSafeInteger(pgid) && pgid > 1) groups.set(channel, pgid);
-}
+  /** Called by the owning connection when it goes away under the channel (the first reason wins). */
+  markLost(reason: ScoutError): void {
+    this.lost ??= reason;
+  }
 
-export function channelProcessGroup(channel: ClientChannel): number | undefined {
-  return groups.get(channel);
+  /** The reason the channel's connection went away while the channel was open, if it did. */
+  get lostReason(): ScoutError | undefined {
+    return this.lost;
+  }
 }

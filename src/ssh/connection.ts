@@ -10,7 +10,7 @@ import type { AnyAuthMethod, AuthHandlerMiddleware, Client, ClientChannel, SFTPW
 import ssh2 from "../ssh2.js";
 import type { HostConfig } from "../config/host.js";
 import { ScoutError } from "../errors.js";
-import { channelProcessGroup, markChannelLost, processGroupPending } from "./channel-state.js";
+import { ExecChannel } from "./channel-state.js";
 import type { SftpContext } from "./types.js";
 import { coalesceWrites } from "./coalesce.js";
 
@@ -35,10 +35,10 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   state: ConnectionState = "connecting";
   /** Channel slots in use: open exec channels, plus one while the SFTP session is open or opening. */
   channels = 0;
-  /** Operations currently borrowing this connection (SFTP users and exec channels). */
-  leases = 0;
+  /** SFTP users currently borrowing this connection (see lease/unlease). */
+  private leaseCount = 0;
   /** performance.now() of the last use: monotonic and sub-millisecond, so LRU order is exact. */
-  lastUsed = performance.now();
+  private lastUsedAt = performance.now();
   readonly createdAt = Date.now();
   /** Why the connection closed, when it did not close on our request. */
   closeReason: ScoutError | undefined;
@@ -50,7 +50,7 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
    */
   private retiredSftp = 0;
   /** Exec channels still open, marked as lost if the connection dies under them. */
-  private readonly openExec = new Set<ClientChannel>();
+  private readonly openExec = new Set<ExecChannel>();
   private readonly hops: Client[] = [];
   /** Sockets of a connect in progress: a failed or timed-out connect destroys them (no fd leak). */
   private readonly dialSockets = new Set<Duplex>();
@@ -61,6 +61,26 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   constructor(host: HostConfig) {
     super();
     this.host = host;
+  }
+
+  /** Operations currently borrowing the connection's SFTP session. */
+  get leases(): number {
+    return this.leaseCount;
+  }
+
+  get lastUsed(): number {
+    return this.lastUsedAt;
+  }
+
+  /** An operation borrows the connection: it counts as busy (never idle) until unlease(). */
+  lease(): void {
+    this.leaseCount++;
+    this.lastUsedAt = performance.now();
+  }
+
+  unlease(): void {
+    this.leaseCount--;
+    this.lastUsedAt = performance.now();
   }
 
   get hasSftp(): boolean {
@@ -269,25 +289,27 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   }
 
   /** Opens an exec channel; the slot is released when the channel closes. */
-  exec(command: string): Promise<ClientChannel> {
+  exec(command: string): Promise<ExecChannel> {
     const client = this.requireClient();
     this.channels++;
+    this.lastUsedAt = performance.now();
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       this.channels--;
-      this.lastUsed = performance.now();
+      this.lastUsedAt = performance.now();
       this.emit("slotFreed");
     };
     return this.openChannel<ClientChannel>((cb) => client.exec(command, cb)).then(
       (channel) => {
-        this.openExec.add(channel);
+        const exec = new ExecChannel(channel);
+        this.openExec.add(exec);
         channel.once("close", () => {
-          this.openExec.delete(channel);
+          this.openExec.delete(exec);
           release();
         });
-        return channel;
+        return exec;
       },
       (err: unknown) => {
         release();
@@ -327,14 +349,14 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
     // A command that has just started may not have reported its process group yet (it is the
     // first thing its wrapper prints): give those a moment.
     for (let waited = 0; waited < 1000; waited += 50) {
-      if (![...this.openExec].some(processGroupPending)) break;
+      if (![...this.openExec].some((ch) => ch.processGroupPending)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    const running = [...this.openExec].filter((ch) => channelProcessGroup(ch) !== undefined);
+    const running = [...this.openExec].filter((ch) => ch.processGroup !== undefined);
     if (running.length === 0 || this.state !== "ready" || !this.client) return;
     const why = new ScoutError("aborted", "Scout is shutting down");
-    for (const ch of running) markChannelLost(ch, why);
-    const pgids = running.map((ch) => channelProcessGroup(ch) as number);
+    for (const ch of running) ch.markLost(why);
+    const pgids = running.map((ch) => ch.processGroup as number);
     const client = this.client;
     // dash rejects `kill -SIG -- -PGID`; `kill -SIG -PGID` works in dash, bash, zsh and busybox.
     const k = (sig: string) =>
@@ -419,7 +441,7 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
     // ssh2 emits the client's 'close' before it ends the channels: mark them first, so that a
     // command's result says its connection was lost rather than showing no exit status.
     const why = this.closeReason ?? new ScoutError("aborted", "Scout is shutting down");
-    for (const ch of this.openExec) markChannelLost(ch, why);
+    for (const ch of this.openExec) ch.markLost(why);
     this.destroyAll();
     this.sftpContext = undefined;
     this.emit("close", this.closeReason);

@@ -4,13 +4,18 @@
  * the least recently used idle connection when full, otherwise queueing), and reaps idle
  * connections. Like undici's Agent → Pool → Client: Fleet → HostPool → SshConnection.
  */
-import type { ClientChannel } from "ssh2";
 import type { HostConfig } from "../config/host.js";
 import type { Settings } from "../config/settings.js";
 import { ScoutError, abortError } from "../errors.js";
-import type { ConnectionDeps, SshConnection } from "./connection.js";
-import { HostPool, type HostPoolLimits, type PoolObserver, type PoolOwner } from "./host-pool.js";
-import type { ExecOptions, HostAccess, SftpContext, SftpOptions } from "./types.js";
+import type { ConnectionDeps } from "./connection.js";
+import {
+  HostPool,
+  type HostPoolLimits,
+  type HostPoolStats,
+  type PoolObserver,
+  type PoolOwner,
+} from "./host-pool.js";
+import type { ExecChannel, ExecOptions, HostAccess, SftpContext, SftpOptions } from "./types.js";
 
 export type FleetSettings = Pick<
   Settings,
@@ -22,9 +27,7 @@ export type FleetSettings = Pick<
   | "keepaliveIntervalMs"
 >;
 
-export interface FleetObserver extends PoolObserver {
-  evicted?(host: string): void;
-}
+export type FleetObserver = PoolObserver;
 
 export interface FleetOptions {
   settings: FleetSettings;
@@ -41,7 +44,7 @@ export interface FleetStats {
   open: number;
   maxPoolSize: number;
   waitingForSlot: number;
-  hosts: Array<{ alias: string; connections: number; connecting: number; idle: number; waiting: number }>;
+  hosts: HostPoolStats[];
 }
 
 interface SlotWaiter {
@@ -86,13 +89,13 @@ export class Fleet implements PoolOwner {
     return {
       config: pool.config,
       withSftp: <T>(fn: (ctx: SftpContext) => Promise<T>, opts?: SftpOptions) => pool.withSftp(fn, opts),
-      exec: (command: string, opts?: ExecOptions): Promise<ClientChannel> => pool.exec(command, opts?.signal),
+      exec: (command: string, opts?: ExecOptions): Promise<ExecChannel> => pool.exec(command, opts?.signal),
     };
   }
 
   /** True when the host has a live connection right now (so it is online without a probe). */
   isConnected(alias: string): boolean {
-    return this.pools.get(alias)?.connections.some((c) => c.state === "ready") ?? false;
+    return this.pools.get(alias)?.hasReadyConnection() ?? false;
   }
 
   /** When the host is in connect-failure backoff, when the next attempt will be made. */
@@ -107,13 +110,8 @@ export class Fleet implements PoolOwner {
     if (!pool) {
       pool = new HostPool(config, this, this.limits);
       this.pools.set(alias, pool);
-    } else if (pool.config !== config && !sameTarget(pool.config, config)) {
-      // The ssh config changed where this alias points: new connections use the new config, and
-      // the old ones are closed as soon as they are idle.
-      pool.config = config;
-      for (const c of [...pool.connections]) if (c.isIdle) this.closeConnection(c, "retired");
     } else {
-      pool.config = config;
+      pool.retarget(config);
     }
     return pool;
   }
@@ -155,7 +153,7 @@ export class Fleet implements PoolOwner {
   /** Connections we closed whose sockets are not gone yet: slots that are about to be freed. */
   private closingCount(): number {
     let n = 0;
-    for (const pool of this.pools.values()) for (const c of pool.connections) if (c.state === "closed") n++;
+    for (const pool of this.pools.values()) n += pool.closingCount();
     return n;
   }
 
@@ -169,29 +167,23 @@ export class Fleet implements PoolOwner {
     }
   }
 
-  connectionIdle(conn: SshConnection): void {
-    // Someone is waiting for a slot under the cap: an idle connection is the one to give up.
-    if (this.slotWaiters.length > this.closingCount()) this.closeConnection(conn, "evicted");
+  slotWanted(): boolean {
+    // Cheap test first: this runs whenever any connection goes idle.
+    return this.slotWaiters.length > 0 && this.slotWaiters.length > this.closingCount();
   }
 
-  /** Closes the least recently used idle connection; false when every connection is busy. */
+  /** Closes the least recently used idle connection fleet-wide; false when every one is busy. */
   private evictIdle(): boolean {
-    let victim: SshConnection | undefined;
+    let victim: HostPool | undefined;
+    let oldest = Infinity;
     for (const pool of this.pools.values()) {
-      for (const c of pool.connections) {
-        if (c.isIdle && (!victim || c.lastUsed < victim.lastUsed)) victim = c;
+      const t = pool.oldestIdle();
+      if (t !== undefined && t < oldest) {
+        oldest = t;
+        victim = pool;
       }
     }
-    if (!victim) return false;
-    this.closeConnection(victim, "evicted");
-    return true;
-  }
-
-  private closeConnection(conn: SshConnection, reason: "idle" | "evicted" | "retired"): void {
-    if (reason === "evicted") this.observer.evicted?.(conn.host.alias);
-    this.observer.connectionClosed?.(conn.host.alias, reason);
-    // The slot is released through the pool when the connection's socket has closed.
-    conn.close();
+    return victim?.closeOldestIdle("evicted") ?? false;
   }
 
   // ---- idle reaping ---------------------------------------------------------------------------
@@ -207,11 +199,7 @@ export class Fleet implements PoolOwner {
 
   private sweep(): void {
     const cutoff = performance.now() - this.options.settings.idleTimeoutMs;
-    for (const pool of this.pools.values()) {
-      for (const c of [...pool.connections]) {
-        if (c.isIdle && c.lastUsed < cutoff) this.closeConnection(c, "idle");
-      }
-    }
+    for (const pool of this.pools.values()) pool.reapIdle(cutoff);
     if (this.slotsInUse === 0 && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
@@ -222,13 +210,7 @@ export class Fleet implements PoolOwner {
 
   stats(): FleetStats {
     const hosts = [...this.pools.values()]
-      .map((p) => ({
-        alias: p.alias,
-        connections: p.connections.length,
-        connecting: p.connectingCount,
-        idle: p.connections.filter((c) => c.isIdle).length,
-        waiting: p.waiting,
-      }))
+      .map((p) => p.stats())
       .filter((h) => h.connections + h.connecting + h.waiting > 0)
       .sort((a, b) => a.alias.localeCompare(b.alias));
     return {
@@ -249,22 +231,7 @@ export class Fleet implements PoolOwner {
       w.reject(new ScoutError("aborted", "Scout is shutting down"));
     }
     // Commands still running would outlive their sessions on the hosts: kill them first.
-    await Promise.all(
-      [...this.pools.values()].flatMap((pool) => pool.connections.map((c) => c.killCommands())),
-    );
-    const closing: Array<Promise<void>> = [];
-    for (const pool of this.pools.values()) {
-      for (const c of pool.connections) {
-        closing.push(
-          new Promise((resolve) => (c.state === "closed" ? resolve() : c.once("close", () => resolve()))),
-        );
-      }
-      pool.close("shutdown");
-    }
-    await Promise.all(closing);
+    await Promise.all([...this.pools.values()].map((pool) => pool.killCommands()));
+    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
   }
-}
-
-function sameTarget(a: HostConfig, b: HostConfig): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }

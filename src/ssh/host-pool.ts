@@ -5,11 +5,10 @@
  * No lock is ever held across I/O: the state below is only touched synchronously, and a connect in
  * flight is a counter plus a promise that every interested caller shares.
  */
-import type { ClientChannel } from "ssh2";
 import type { HostConfig } from "../config/host.js";
 import { ScoutError, abortError, isScoutError } from "../errors.js";
 import { SshConnection, configProblem, type ConnectionDeps } from "./connection.js";
-import type { SftpContext, SftpOptions } from "./types.js";
+import type { ExecChannel, SftpContext, SftpOptions } from "./types.js";
 import { raceSignal } from "./abort.js";
 
 export interface HostPoolLimits {
@@ -29,10 +28,24 @@ export interface PoolOwner {
   /** Waits for a slot under the global connection cap (evicting an idle connection if needed). */
   reserveSlot(signal: AbortSignal): Promise<void>;
   releaseSlot(): void;
-  /** Called when one of this pool's connections has nothing left to do. */
-  connectionIdle(conn: SshConnection): void;
+  /**
+   * True when someone is waiting for a slot under the global cap that no closing connection will
+   * free: an idle connection of this pool should then be given up.
+   */
+  slotWanted(): boolean;
   readonly observer: PoolObserver;
 }
+
+/** What the fleet sees of one pool (stats, /health, metrics). */
+export interface HostPoolStats {
+  alias: string;
+  connections: number;
+  connecting: number;
+  idle: number;
+  waiting: number;
+}
+
+export type CloseReason = "idle" | "evicted" | "lost" | "shutdown" | "retired";
 
 export interface PoolObserver {
   hit?(host: string): void;
@@ -41,7 +54,9 @@ export interface PoolObserver {
   connectStart?(host: string): void;
   connected?(host: string, seconds: number): void;
   connectFailed?(host: string, reason: string, seconds: number): void;
-  connectionClosed?(host: string, reason: "idle" | "evicted" | "lost" | "shutdown" | "retired"): void;
+  connectionClosed?(host: string, reason: CloseReason): void;
+  /** A connection was closed to free a slot under the global cap for another request. */
+  evicted?(host: string): void;
 }
 
 type Waiter =
@@ -49,14 +64,14 @@ type Waiter =
   | {
       kind: "exec";
       command: string;
-      resolve: (ch: Promise<ClientChannel>) => void;
+      resolve: (ch: Promise<ExecChannel>) => void;
       reject: (e: unknown) => void;
       cancel: () => void;
     };
 
 export class HostPool {
-  config: HostConfig;
-  readonly connections: SshConnection[] = [];
+  private currentConfig: HostConfig;
+  private readonly connections: SshConnection[] = [];
   private connecting = 0;
   private readonly waiters: Waiter[] = [];
   private readonly pendingReservations = new Set<AbortController>();
@@ -64,25 +79,99 @@ export class HostPool {
   private downUntil = 0;
   private lastError: ScoutError | undefined;
   private closed = false;
+  /** Bumped when the alias's config points elsewhere (see retarget). */
+  private generation = 0;
+  /** The config generation each connection was dialed with. */
+  private readonly generationOf = new WeakMap<SshConnection, number>();
 
   constructor(
     config: HostConfig,
     private readonly owner: PoolOwner,
     private readonly limits: HostPoolLimits,
   ) {
-    this.config = config;
+    this.currentConfig = config;
+  }
+
+  get config(): HostConfig {
+    return this.currentConfig;
   }
 
   get alias(): string {
-    return this.config.alias;
+    return this.currentConfig.alias;
   }
 
-  get connectingCount(): number {
-    return this.connecting;
+  /**
+   * Takes the alias's current config. When it now points elsewhere, new connections use the new
+   * config and the old ones are closed as soon as they are idle (busy ones when they next idle).
+   */
+  retarget(config: HostConfig): void {
+    const moved = config !== this.currentConfig && !sameTarget(this.currentConfig, config);
+    this.currentConfig = config;
+    if (!moved) return;
+    this.generation++;
+    for (const c of [...this.connections]) if (c.isIdle) this.closeConnection(c, "retired");
   }
 
-  get waiting(): number {
-    return this.waiters.length;
+  /** True when the host has a live connection right now (so it is online without a probe). */
+  hasReadyConnection(): boolean {
+    return this.connections.some((c) => c.state === "ready");
+  }
+
+  /** Connections this pool closed whose sockets are not gone yet: slots about to be freed. */
+  closingCount(): number {
+    let n = 0;
+    for (const c of this.connections) if (c.state === "closed") n++;
+    return n;
+  }
+
+  /** lastUsed of the least recently used idle connection, if any (for the fleet's global LRU). */
+  oldestIdle(): number | undefined {
+    return this.lruIdle()?.lastUsed;
+  }
+
+  /** Closes the least recently used idle connection; false when none is idle. */
+  closeOldestIdle(reason: "evicted" | "idle"): boolean {
+    const victim = this.lruIdle();
+    if (!victim) return false;
+    this.closeConnection(victim, reason);
+    return true;
+  }
+
+  /** Closes the idle connections unused since `cutoff` (performance.now() time). */
+  reapIdle(cutoff: number): void {
+    for (const c of [...this.connections]) {
+      if (c.isIdle && c.lastUsed < cutoff) this.closeConnection(c, "idle");
+    }
+  }
+
+  stats(): HostPoolStats {
+    return {
+      alias: this.alias,
+      connections: this.connections.length,
+      connecting: this.connecting,
+      idle: this.connections.filter((c) => c.isIdle).length,
+      waiting: this.waiters.length,
+    };
+  }
+
+  /** Kills the commands still running on this pool's connections (see SshConnection.killCommands). */
+  async killCommands(): Promise<void> {
+    await Promise.all(this.connections.map((c) => c.killCommands()));
+  }
+
+  private lruIdle(): SshConnection | undefined {
+    let victim: SshConnection | undefined;
+    for (const c of this.connections) {
+      if (c.isIdle && (!victim || c.lastUsed < victim.lastUsed)) victim = c;
+    }
+    return victim;
+  }
+
+  private closeConnection(conn: SshConnection, reason: CloseReason): void {
+    if (reason === "evicted") this.owner.observer.evicted?.(this.alias);
+    this.owner.observer.connectionClosed?.(this.alias, reason);
+    // The slot is released (through the close listener in adopt) when the socket has closed.
+    conn.close();
   }
 
   /** When the host is in connect-failure backoff, the time (ms since epoch) of the next attempt. */
@@ -114,14 +203,13 @@ export class HostPool {
         }
         throw e;
       } finally {
-        conn.leases--;
-        conn.lastUsed = performance.now();
+        conn.unlease();
         this.afterRelease(conn);
       }
     }
   }
 
-  exec(command: string, signal?: AbortSignal): Promise<ClientChannel> {
+  exec(command: string, signal?: AbortSignal): Promise<ExecChannel> {
     const invalid = configProblem(this.config);
     if (invalid) return Promise.reject(invalid);
     const conn = this.pickExec();
@@ -142,14 +230,13 @@ export class HostPool {
     const conn = this.pickSftp();
     if (conn && this.waiters.length === 0) {
       this.owner.observer.hit?.(this.alias);
-      conn.leases++;
+      conn.lease();
       return Promise.resolve(conn);
     }
     return this.enqueue(signal, (resolve, reject, cancel) => ({ kind: "sftp", resolve, reject, cancel }));
   }
 
-  private startExec(conn: SshConnection, command: string): Promise<ClientChannel> {
-    conn.lastUsed = performance.now();
+  private startExec(conn: SshConnection, command: string): Promise<ExecChannel> {
     return conn.exec(command);
   }
 
@@ -247,7 +334,7 @@ export class HostPool {
           continue;
         }
         this.waiters.splice(i, 1);
-        conn.leases++;
+        conn.lease();
         void conn.sftp().catch(() => {}); // open now so the channel slot is taken synchronously
         w.resolve(conn);
       } else {
@@ -286,6 +373,7 @@ export class HostPool {
     const reservation = new AbortController();
     this.pendingReservations.add(reservation);
     const started = performance.now();
+    let generation = this.generation;
     let reserved = false;
     void this.owner
       .reserveSlot(reservation.signal)
@@ -293,6 +381,7 @@ export class HostPool {
         reserved = true;
         this.pendingReservations.delete(reservation);
         this.owner.observer.connectStart?.(this.alias);
+        generation = this.generation;
         const conn = new SshConnection(this.config);
         await conn.connect(this.owner.connectionDeps);
         return conn;
@@ -308,7 +397,7 @@ export class HostPool {
             this.owner.releaseSlot();
             return;
           }
-          this.adopt(conn);
+          this.adopt(conn, generation);
           this.drain();
           this.afterRelease(conn);
         },
@@ -344,8 +433,9 @@ export class HostPool {
       );
   }
 
-  private adopt(conn: SshConnection): void {
+  private adopt(conn: SshConnection, generation: number): void {
     this.connections.push(conn);
+    this.generationOf.set(conn, generation);
     conn.on("slotFreed", () => this.afterRelease(conn));
     conn.once("close", () => {
       const i = this.connections.indexOf(conn);
@@ -359,7 +449,10 @@ export class HostPool {
 
   private afterRelease(conn: SshConnection): void {
     if (this.waiters.length > 0) this.drain();
-    if (conn.isIdle) this.owner.connectionIdle(conn);
+    if (!conn.isIdle) return;
+    if (this.generationOf.get(conn) !== this.generation) this.closeConnection(conn, "retired");
+    // Someone is waiting for a slot under the cap: an idle connection is the one to give up.
+    else if (this.owner.slotWanted()) this.closeConnection(conn, "evicted");
   }
 
   private cancelUnneededReservations(): void {
@@ -378,16 +471,18 @@ export class HostPool {
     );
   }
 
-  /** Closes every connection and fails every waiter (shutdown). */
-  close(reason: "shutdown" | "retired" = "shutdown"): void {
-    this.closed = reason === "shutdown";
+  /** Closes every connection and fails every waiter (shutdown); resolves when the sockets are gone. */
+  close(): Promise<void> {
+    this.closed = true;
     for (const w of this.waiters.splice(0)) w.reject(new ScoutError("aborted", "Scout is shutting down"));
     for (const r of this.pendingReservations) r.abort();
     this.pendingReservations.clear();
-    for (const c of [...this.connections]) {
-      this.owner.observer.connectionClosed?.(this.alias, reason);
-      c.close();
-    }
+    const gone = this.connections.map(
+      (c) =>
+        new Promise<void>((resolve) => (c.state === "closed" ? resolve() : c.once("close", () => resolve()))),
+    );
+    for (const c of [...this.connections]) this.closeConnection(c, "shutdown");
+    return Promise.all(gone).then(() => {});
   }
 }
 
@@ -399,4 +494,8 @@ function isDeadChannelError(e: unknown): boolean {
     if (isScoutError(cur, "connection-lost")) return true;
   }
   return false;
+}
+
+function sameTarget(a: HostConfig, b: HostConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

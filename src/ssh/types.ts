@@ -2,8 +2,11 @@
  * The contract between the SSH engine and the operations above it. Operations never see pools or
  * connections, only a HostAccess: "give me this host's SFTP session" and "open an exec channel".
  */
-import type { ClientChannel, SFTPWrapper } from "ssh2";
+import type { SFTPWrapper } from "ssh2";
 import type { HostConfig } from "../config/host.js";
+import type { ExecChannel } from "./channel-state.js";
+
+export type { ExecChannel };
 
 export interface SftpContext {
   sftp: SFTPWrapper;
@@ -40,6 +43,8 @@ export interface HostAccess {
   /**
    * Opens an exec channel running `command` through the remote login shell. The channel holds one
    * of the connection's channel slots until it closes. Never retried: a command may have run.
+   * The ExecChannel carries the ssh2 channel plus what the engine must know about the command
+   * (its process group, for killing it on shutdown; why it was lost).
    */
-  exec(command: string, options?: ExecOptions): Promise<ClientChannel>;
+  exec(command: string, options?: ExecOptions): Promise<ExecChannel>;
 }

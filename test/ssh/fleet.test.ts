@@ -149,6 +149,30 @@ describe("global cap and eviction", () => {
     }
   });
 
+  it("an alias the ssh config moves elsewhere: its idle connection is retired, new work goes to the new target", async () => {
+    const proxy = await lab.proxy(0);
+    const obs = countingObserver();
+    const moving: TestHost = { alias: "moving", port: proxy.port, expectedKey: lab.hosts[0]!.hostKeyPublic };
+    const fleet = makeFleet(lab, [moving], {}, obs);
+    try {
+      const before = await fleet.host("moving").exec("echo $SSH_CONNECTION").then(collect);
+      expect(proxy.open).toBe(1);
+      // The ssh config now points the alias at host 1 (the lookup returns the new config).
+      moving.port = lab.hosts[1]!.port;
+      moving.expectedKey = lab.hosts[1]!.hostKeyPublic;
+      const after = await fleet.host("moving").exec("echo $SSH_CONNECTION").then(collect);
+      expect(after.stdout.trim().split(" ")[3]).toBe(String(lab.hosts[1]!.port));
+      expect(before.stdout).not.toBe(after.stdout);
+      expect(obs.counts["closed:retired"]).toBe(1);
+      for (let i = 0; i < 100 && proxy.open > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(proxy.open).toBe(0);
+      expect(fleet.stats().open).toBe(1);
+    } finally {
+      await fleet.close();
+      await proxy.close();
+    }
+  });
+
   it("waits for a busy connection instead of exceeding the cap", async () => {
     const fleet = makeFleet(lab, hostsOf(2), { maxPoolSize: 1 });
     try {

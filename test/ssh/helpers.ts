@@ -1,11 +1,11 @@
 /** Builds Fleets wired straight to a lab fleet (no ssh_config parsing), for engine tests. */
 import { readFileSync } from "node:fs";
-import type { ClientChannel } from "ssh2";
 import { utils } from "ssh2";
 import type { HostConfig } from "../../src/config/host.js";
 import { settingsWith } from "../../src/config/settings.js";
 import { ScoutError } from "../../src/errors.js";
 import { Fleet, type FleetObserver, type FleetSettings } from "../../src/ssh/fleet.js";
+import type { ExecChannel } from "../../src/ssh/types.js";
 import type { LabFleet } from "../fleet/index.js";
 
 export interface TestHost {
@@ -96,7 +96,7 @@ export function makeFleet(
 }
 
 /** Runs a command on a channel to completion, collecting stdout. */
-export function collect(channel: ClientChannel): Promise<{ stdout: string; code: number | null }> {
+export function collect({ channel }: ExecChannel): Promise<{ stdout: string; code: number | null }> {
   return new Promise((resolve) => {
     let stdout = "";
     let code: number | null = null;
