@@ -58,6 +58,12 @@ export interface Settings {
   confirmCommands: boolean;
   /** File holding the password fed to `sudo -S` on stdin for `sudo=true` calls. */
   sudoPasswordFile: string | undefined;
+  /** Seconds a finished job's spool stays on its host; 0 keeps them. */
+  jobRetentionS: number;
+  /** Bytes of output a job's spool keeps (stdout and stderr together). */
+  jobSpoolCap: number;
+  /** Milliseconds between a cancel's TERM and its KILL. */
+  jobCancelGraceMs: number;
 }
 
 export type SettingSource = "default" | { env: string };
@@ -142,6 +148,18 @@ function bool(def: boolean) {
     if (["true", "yes", "1", "on"].includes(v)) return true;
     if (["false", "no", "0", "off"].includes(v)) return false;
     throw new SettingsError(`${name}=${JSON.stringify(raw)} must be true or false`);
+  };
+}
+
+/** Seconds, as a number or with a unit: 90, 30m, 12h, 7d. */
+function duration(def: number) {
+  return (raw: string | undefined, name: string): number => {
+    if (raw === undefined || raw.trim() === "") return def;
+    const m = /^(\d+(?:\.\d+)?)\s*([smhd]?)$/i.exec(raw.trim());
+    if (!m)
+      throw new SettingsError(`${name}=${JSON.stringify(raw)} is not a duration (e.g. 3600, 30m, 12h, 7d)`);
+    const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2]!.toLowerCase() as "" | "s" | "m" | "h" | "d"];
+    return Math.round(Number(m[1]) * unit);
   };
 }
 
@@ -407,6 +425,28 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
       "File with the password fed to sudo -S over stdin for sudo=true (policy file may set one per host)",
     defaultText: "(none: sudo -n)",
     parse: optionalPath,
+  },
+  {
+    key: "jobRetentionS",
+    env: "SCOUT_JOB_RETENTION",
+    description:
+      "How long a finished background job stays on its host (seconds, or 30m, 12h, 7d); 0 = forever",
+    defaultText: "7d",
+    parse: duration(7 * 86400),
+  },
+  {
+    key: "jobSpoolCap",
+    env: "SCOUT_JOB_SPOOL_CAP",
+    description: "Bytes of output a background job keeps on its host; beyond it output is counted, not kept",
+    defaultText: "67108864",
+    parse: positiveNumber(64 * 1024 * 1024, { integer: true }),
+  },
+  {
+    key: "jobCancelGraceMs",
+    env: "SCOUT_JOB_CANCEL_GRACE",
+    description: "Seconds a cancelled job's process group gets between TERM and KILL",
+    defaultText: "5",
+    parse: positiveNumber(5, { scale: 1000 }),
   },
 ];
 

@@ -33,6 +33,8 @@ export interface CommandOptions {
    * stdin (never a command line); without: `sudo -n` (NOPASSWD rules only).
    */
   sudo?: { password: string | undefined; source: string };
+  /** Sees stdout and stderr as they arrive (live output); never the wrapper's own markers. */
+  onOutput?: (chunk: Buffer, stream: "stdout" | "stderr") => void;
 }
 
 const PID_RE = /^\x1eSCOUTPID:(\d+)\x1e\n/;
@@ -41,7 +43,7 @@ const EXIT_RE = /\x1eSCOUTEXIT:(\d+)\x1e\n$/;
 const NO_DIR_MARK = "\x1eSCOUTNODIR\x1e\n";
 
 /** A shell word for a remote path; `~` stays expandable, everything else is quoted. */
-function pathWord(p: string): string {
+export function pathWord(p: string): string {
   if (p === "~") return '"$HOME"';
   if (p.startsWith("~/")) return `"$HOME"/${shellQuote(p.slice(2))}`;
   return shellQuote(p);
@@ -52,7 +54,7 @@ function pathWord(p: string): string {
  * from stdin before the command starts; the command's own stdin is /dev/null, so even under a
  * NOPASSWD rule (sudo not reading) nothing the command does can read the password.
  */
-function sudoCommand(command: string, withPassword: boolean): string {
+export function sudoCommand(command: string, withPassword: boolean): string {
   const inner = shellQuote(`exec </dev/null\n${command}`);
   return withPassword ? `sudo -S -k -p '' -- /bin/sh -c ${inner}` : `sudo -n -- /bin/sh -c ${inner}`;
 }
@@ -235,9 +237,17 @@ export async function runCommand(
     if (opts.signal?.aborted) queueMicrotask(onAbort);
 
     channel.on("data", (d: Buffer) => {
+      opts.onOutput?.(d, "stdout");
       out.push(d);
       if (out.overflow) kill("overflow");
     });
+    // The exit marker ends stderr; a chunk is shown live only up to where a marker could start.
+    const onStderr = (d: Buffer) => {
+      if (!opts.onOutput) return;
+      const cut = d.indexOf(0x1e);
+      if (cut === 0) return;
+      opts.onOutput(cut > 0 ? d.subarray(0, cut) : d, "stderr");
+    };
     channel.stderr.on("data", (d: Buffer) => {
       if (!headerDone) {
         header = Buffer.concat([header, d]);
@@ -247,7 +257,10 @@ export async function runCommand(
           onPid(Number(m[1]));
           const rest = header.subarray(m[0].length);
           header = Buffer.alloc(0);
-          if (rest.length) err.push(rest);
+          if (rest.length) {
+            onStderr(rest);
+            err.push(rest);
+          }
         } else if (header.length > 64) {
           headerDone = true;
           onPid(undefined); // no marker: a non-POSIX login shell; treat everything as stderr
@@ -255,6 +268,7 @@ export async function runCommand(
         }
         return;
       }
+      onStderr(d);
       err.push(d);
       if (err.overflow) kill("overflow");
     });

@@ -1,0 +1,262 @@
+/**
+ * Durable jobs against real sshds: a job outlives the Fleet that started it and is read by a second
+ * one; cancel kills the whole process group (checked with ps on the host), KILLing what ignores
+ * TERM; the spool stops at its cap while the command runs on; a runner killed under the job shows
+ * as lost; retention removes finished jobs; a dead host answers with a clear error.
+ */
+import { execFileSync } from "node:child_process";
+import { randomInt } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isScoutError } from "../../src/errors.js";
+import {
+  cancelJob,
+  followJob,
+  jobStatus,
+  listJobs,
+  parseJobHandle,
+  parseJobRecords,
+  readJobOutput,
+  startJob,
+  waitJob,
+} from "../../src/ops/jobs/jobs.js";
+import { makeFleet } from "../ssh/helpers.js";
+import { eventually, startOpsLab, type OpsLab } from "./lab.js";
+
+let ops: OpsLab;
+let root: string;
+const HOME = "/home/scoutlab";
+const spool = (id: string) => join(HOME, ".cache/scout-jobs", id);
+const uniqueSleep = () => String(5000 + randomInt(4_000_000));
+const CAP = 1 << 20;
+
+/** Live processes of the lab user in process group `pgid` (ps on the host; zombies excluded). */
+function groupMembers(pgid: number): string[] {
+  let out = "";
+  try {
+    out = execFileSync("ps", ["-u", "scoutlab", "-o", "pgid=,stat=,args="], { encoding: "utf8" });
+  } catch {
+    return [];
+  }
+  return out
+    .split("\n")
+    .map((l) => /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null && Number(m[1]) === pgid && !m[2]!.startsWith("Z"))
+    .map((m) => m[3]!);
+}
+
+beforeAll(async () => {
+  ops = await startOpsLab(2);
+  root = join(ops.lab.hosts[0]!.root, "jobs");
+  await ops.lab.writeFile(join(root, "keep.txt"), "x\n");
+});
+
+afterAll(async () => {
+  await ops?.stop();
+});
+
+describe("durable jobs", () => {
+  it("start answers at once; status, output and wait read the job back from the host", async () => {
+    const host = ops.host();
+    const started = performance.now();
+    const job = await startJob(host, ops.limits(), {
+      command: "echo one; echo err >&2; sleep 1; echo two; exit 3",
+      cwd: root,
+      capBytes: CAP,
+    });
+    expect(performance.now() - started).toBeLessThan(5000); // not the command's 1 s+, nor a hang
+    expect(job.state).toBe("running");
+    expect(job.pid).toBeGreaterThan(1);
+    expect(job.handle).toBe(`${ops.lab.hosts[0]!.alias}/${job.id}`);
+    expect(parseJobHandle(job.handle)).toEqual({ host: ops.lab.hosts[0]!.alias, id: job.id });
+    // Private spool on the host: directory 0700, files 0600.
+    expect(statSync(join(HOME, ".cache/scout-jobs")).mode & 0o777).toBe(0o700);
+    expect(statSync(join(spool(job.id), "cmd")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(spool(job.id), "cwd"), "utf8")).toBe(root);
+
+    const running = await jobStatus(host, job.id, ops.limits());
+    expect(running.state).toBe("running");
+    expect(running.command).toBe("echo one; echo err >&2; sleep 1; echo two; exit 3");
+
+    const done = await waitJob(host, job.id, ops.limits(), { maxMs: 10_000 });
+    expect(done).toMatchObject({ state: "exited", exitCode: 3, cwd: root });
+    expect(done.endedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt.getTime());
+    const out = await readJobOutput(host, job.id, ops.limits());
+    expect(out.content).toBe("one\nerr\ntwo\n");
+    expect((await readJobOutput(host, job.id, ops.limits(), { tail: 1 })).content).toBe("two\n");
+    expect((await readJobOutput(host, job.id, ops.limits(), { offset: 4, length: 3 })).content).toBe("err");
+  });
+
+  it("a job outlives the fleet that started it and a second fleet reads, follows and waits for it", async () => {
+    const a = makeFleet(ops.lab, [{ alias: "h0", port: ops.lab.hosts[0]!.port }]);
+    const job = await startJob(a.host("h0"), ops.limits(), {
+      command: "for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.4; done",
+      cwd: root,
+      capBytes: CAP,
+    });
+    await a.close(); // Scout "restarts": every connection of the first instance is gone
+    const b = makeFleet(ops.lab, [{ alias: "h0", port: ops.lab.hosts[0]!.port }]);
+    try {
+      const seen = await jobStatus(b.host("h0"), job.id, ops.limits());
+      expect(seen.state).toBe("running");
+      const chunks: string[] = [];
+      const f = await followJob(b.host("h0"), job.id, ops.limits(), {
+        fromOffset: 0,
+        maxMs: 15_000,
+        onChunk: (t) => chunks.push(t),
+      });
+      expect(f.text).toBe([1, 2, 3, 4, 5, 6].map((i) => `tick ${i}\n`).join(""));
+      expect(chunks.length).toBeGreaterThan(1); // it arrived piece by piece, not at the end
+      expect(f.job).toMatchObject({ state: "exited", exitCode: 0 });
+      expect(f.nextOffset).toBe(Buffer.byteLength(f.text));
+      const { jobs } = await listJobs(b.host("h0"), ops.limits(), { retentionS: 0 });
+      expect(jobs.map((j) => j.id)).toContain(job.id);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it("cancel TERMs the whole process group on the host", async () => {
+    const host = ops.host();
+    const s1 = uniqueSleep();
+    const s2 = uniqueSleep();
+    const job = await startJob(host, ops.limits(), {
+      command: `sleep ${s1} & sleep ${s2} & wait`,
+      cwd: root,
+      capBytes: CAP,
+    });
+    const pgid = job.pid!;
+    expect(await eventually(() => groupMembers(pgid).filter((a) => a.startsWith("sleep")).length === 2)).toBe(
+      true,
+    );
+    const r = await cancelJob(host, job.id, ops.limits(), { graceS: 3 });
+    expect(r.outcome).toBe("terminated");
+    expect(r.job).toMatchObject({ state: "cancelled", signal: "TERM" });
+    expect(await eventually(() => groupMembers(pgid).length === 0, 3000)).toBe(true);
+    // Cancelling again is harmless and says so.
+    expect((await cancelJob(host, job.id, ops.limits(), { graceS: 1 })).outcome).toBe("already-ended");
+  });
+
+  it("cancel KILLs a group that ignores TERM, after the grace", async () => {
+    const host = ops.host();
+    const s = uniqueSleep();
+    const job = await startJob(host, ops.limits(), {
+      command: `trap '' TERM; sleep ${s}`,
+      cwd: root,
+      capBytes: CAP,
+    });
+    const pgid = job.pid!;
+    expect(await eventually(() => groupMembers(pgid).some((a) => a === `sleep ${s}`))).toBe(true);
+    const r = await cancelJob(host, job.id, ops.limits(), { graceS: 0.5 });
+    expect(r.outcome).toBe("killed");
+    expect(r.job).toMatchObject({ state: "cancelled", signal: "KILL" });
+    expect(await eventually(() => groupMembers(pgid).length === 0, 3000)).toBe(true);
+  });
+
+  it("the spool stops at its cap while the command runs to its end", async () => {
+    const host = ops.host();
+    // 200,000 bytes of output against a 10,000-byte cap; the command must not die of SIGPIPE.
+    const job = await startJob(host, ops.limits(), {
+      command: "i=0; while [ $i -lt 2000 ]; do printf '%099d\\n' $i; i=$((i+1)); done; echo finished >&2",
+      cwd: root,
+      capBytes: 10_000,
+    });
+    const done = await waitJob(host, job.id, ops.limits(), { maxMs: 20_000 });
+    expect(done).toMatchObject({ state: "exited", exitCode: 0, capBytes: 10_000, outputBytes: 10_000 });
+    expect(done.droppedBytes).toBe(200_000 + "finished\n".length - 10_000);
+    expect(statSync(join(spool(job.id), "output")).size).toBe(10_000);
+  });
+
+  it("a runner killed under its job shows as lost, not running", async () => {
+    const host = ops.host();
+    const s = uniqueSleep();
+    const job = await startJob(host, ops.limits(), { command: `sleep ${s}`, cwd: root, capBytes: CAP });
+    process.kill(-job.pid!, "SIGKILL"); // the host "crashes" the whole job: nobody writes a status
+    expect(await eventually(() => groupMembers(job.pid!).length === 0)).toBe(true);
+    expect((await jobStatus(host, job.id, ops.limits())).state).toBe("lost");
+    expect((await cancelJob(host, job.id, ops.limits(), { graceS: 1 })).outcome).toBe("lost");
+  });
+
+  it("a missing working directory starts nothing; an unknown job id is a clear not-found", async () => {
+    const host = ops.host();
+    await expect(
+      startJob(host, ops.limits(), { command: "true", cwd: `${root}/nope`, capBytes: CAP }),
+    ).rejects.toThrow(/Working directory not found: .*nope; the job was not started/);
+    const err = await jobStatus(host, "20000101-000000-abcdef", ops.limits()).catch((e: unknown) => e);
+    expect(isScoutError(err, "not-found")).toBe(true);
+    expect(String(err)).toMatch(/No job .*\/20000101-000000-abcdef/);
+    expect(() => parseJobHandle("h0/../../etc")).toThrow(/Invalid job handle/);
+  });
+
+  it("listing removes finished jobs older than the retention, and keeps running ones", async () => {
+    const host = ops.host();
+    const s = uniqueSleep();
+    const quick = await startJob(host, ops.limits(), { command: "true", cwd: root, capBytes: CAP });
+    const slow = await startJob(host, ops.limits(), { command: `sleep ${s}`, cwd: root, capBytes: CAP });
+    await waitJob(host, quick.id, ops.limits(), { maxMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 2100));
+    const { jobs, removed } = await listJobs(host, ops.limits(), { retentionS: 1 });
+    expect(removed).toBeGreaterThanOrEqual(1);
+    expect(existsSync(spool(quick.id))).toBe(false);
+    expect(jobs.find((j) => j.id === slow.id)?.state).toBe("running");
+    await cancelJob(host, slow.id, ops.limits(), { graceS: 1 });
+  });
+
+  it("a dead host answers job queries with an error that names it and says the job is unaffected", async () => {
+    const host = ops.host(1);
+    const job = await startJob(host, ops.limits(), {
+      command: "sleep 2",
+      cwd: ops.lab.hosts[1]!.root,
+      capBytes: CAP,
+    });
+    await ops.lab.hosts[1]!.stop();
+    for (const q of [
+      () => jobStatus(host, job.id, ops.limits()),
+      () => readJobOutput(host, job.id, ops.limits()),
+      () => listJobs(host, ops.limits(), { retentionS: 0 }),
+    ]) {
+      const e = await q().catch((x: unknown) => x);
+      expect(isScoutError(e)).toBe(true);
+      expect(String((e as Error).message)).toMatch(new RegExp(`Cannot reach ${ops.lab.hosts[1]!.alias} for`));
+      expect((e as { hint?: string }).hint).toMatch(/Jobs live on the host and are unaffected/);
+    }
+  });
+});
+
+describe("parseJobRecords", () => {
+  it("reads states, signals and sizes from the script's records", () => {
+    const rec = (id: string, lines: string[]) => `\x1eJOB ${id}\n${lines.join("\n")}\n`;
+    const out =
+      rec("20261203-000001-aaaaaa", [
+        "started=100",
+        "cap=50",
+        "sudo=0",
+        "pid=7",
+        "status=0 110",
+        "cwd=/",
+        "cmd=true",
+      ]) +
+      rec("20261203-000002-aaaaaa", ["started=100", "pid=8", "status=143 110", "cwd=/", "cmd=x"]) +
+      rec("20261203-000003-aaaaaa", [
+        "started=100",
+        "pid=9",
+        "status=143 110",
+        "cancel=105 TERM",
+        "cmd=a\x1fb",
+      ]) +
+      rec("20261203-000004-aaaaaa", ["started=100", "pid=9", "alive=0"]) +
+      rec("20261203-000005-aaaaaa", ["removed=1"]) +
+      "\x1eSIZES\n     12 /h/.cache/scout-jobs/20261203-000001-aaaaaa/output\n     12 total\n\x1eNOW 200\n";
+    const { jobs, removed } = parseJobRecords("h", out);
+    expect(removed).toBe(1);
+    expect(jobs.map((j) => [j.state, j.exitCode, j.signal ?? null])).toEqual([
+      ["exited", 0, null],
+      ["killed", 143, "TERM"],
+      ["cancelled", 143, "TERM"],
+      ["lost", null, null],
+    ]);
+    expect(jobs[0]).toMatchObject({ outputBytes: 12, capBytes: 50, cwd: "/", command: "true" });
+    expect(jobs[2]!.command).toBe("a\nb");
+  });
+});
