@@ -208,18 +208,22 @@ export async function serve(
       "serving MCP on stdio",
     );
   } else {
+    const clientOf = (req: IncomingMessage): string => {
+      const key = apiKeyOf(req);
+      return key && settings.apiKeys.length > 0
+        ? `key:${keyHash(key)}`
+        : `ip:${req.socket.remoteAddress ?? "?"}`;
+    };
     http = await startHttpTransport({
       host: settings.httpHost,
       port: settings.httpPort,
+      clientOf,
+      sessionIdleTimeoutMs: settings.sessionIdleTimeoutMs,
+      maxSessionsPerClient: settings.maxSessionsPerClient,
       createMcpServer: ({ req }) => {
-        const key = apiKeyOf(req);
-        const client =
-          key && settings.apiKeys.length > 0
-            ? `key:${keyHash(key)}`
-            : `ip:${req.socket.remoteAddress ?? "?"}`;
         const { mcp, catalog } = createMcpServer(app, {
           transport: "http",
-          client,
+          client: clientOf(req),
           hooks,
           readOnly: settings.readOnly,
         });

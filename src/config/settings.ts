@@ -54,6 +54,10 @@ export interface Settings {
   metricsPort: number | undefined;
   /** Reply to HTTP tool calls with plain JSON instead of an SSE stream. */
   httpJsonResponse: boolean;
+  /** Milliseconds an HTTP session may stay idle before it is closed; 0 never expires. */
+  sessionIdleTimeoutMs: number;
+  /** Live HTTP sessions per client (API key, else remote address); 0 is no cap. */
+  maxSessionsPerClient: number;
   /** Ask the user (MCP elicitation) before every command and upload; fail closed. */
   confirmCommands: boolean;
   /** File holding the password fed to `sudo -S` on stdin for `sudo=true` calls. */
@@ -409,6 +413,22 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     description: "Answer HTTP tool calls with plain JSON instead of SSE (progress can't stream then)",
     defaultText: "false",
     parse: bool(false),
+  },
+  {
+    key: "sessionIdleTimeoutMs",
+    env: "SCOUT_SESSION_IDLE_TIMEOUT",
+    description:
+      "Seconds an HTTP session with no request and no open stream lives before it is closed (0: never)",
+    defaultText: "1800",
+    parse: positiveNumber(1800, { scale: 1000, allowZero: true }),
+  },
+  {
+    key: "maxSessionsPerClient",
+    env: "SCOUT_MAX_SESSIONS_PER_CLIENT",
+    description:
+      "Live HTTP sessions per client (API key, else remote address); a new one closes its idlest (0: no cap)",
+    defaultText: "64",
+    parse: positiveNumber(64, { integer: true, allowZero: true }),
   },
   {
     key: "confirmCommands",

@@ -17,6 +17,10 @@ export function keyHash(key: string): string {
   return createHash("sha256").update(key).digest("hex").slice(0, 8);
 }
 
+/** RFC 9110 challenge with Scout's own scheme name, and the two headers that carry a key. */
+export const API_KEY_CHALLENGE =
+  'ApiKey realm="scout-mcp", header="X-API-Key", error_description="Scout wants an API key (SCOUT_API_KEYS) as Authorization: Bearer <key> or X-API-Key: <key>; it does not use OAuth"';
+
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
 export function isLoopbackAddress(host: string): boolean {
@@ -82,14 +86,17 @@ export function makeHttpGate(options: GateOptions) {
       const presented = apiKeyOf(req);
       if (!presented || !keyValid(presented)) {
         options.onReject?.("auth", presented ? `invalid key ${keyHash(presented)}` : "missing key");
-        res.setHeader("www-authenticate", 'Bearer realm="scout-mcp"');
+        // Not a `Bearer` challenge: OAuth-capable clients (TS SDK, Claude Code) read `Bearer` with
+        // or without `resource_metadata` as "start OAuth discovery" and then report a misleading
+        // OAuth failure. Scout takes an API key; the challenge and the body say so.
+        res.setHeader("www-authenticate", API_KEY_CHALLENGE);
         jsonRpcError(
           res,
           401,
           -32001,
           presented
-            ? "Unauthorized: invalid API key"
-            : "Unauthorized: send Authorization: Bearer <key> or X-API-Key",
+            ? "Unauthorized: invalid API key (Scout wants one of its SCOUT_API_KEYS; it does not use OAuth)"
+            : "Unauthorized: Scout wants an API key: send Authorization: Bearer <key> or X-API-Key: <key> (one of SCOUT_API_KEYS; Scout does not use OAuth)",
         );
         return false;
       }

@@ -96,6 +96,13 @@ class AnswerStream {
     this.finish(JSON.stringify(body));
   }
 
+  /** JSON mode, every request cancelled: no body to send, as for notifications alone. */
+  accepted(): void {
+    if (this.ended) return;
+    this.abandon();
+    this.res.writeHead(202).end();
+  }
+
   /** The client hung up: nothing more is written, timers stop. */
   abandon(): void {
     this.ended = true;
@@ -130,6 +137,8 @@ export class HttpSessionTransport implements Transport {
   private standalone: AnswerStream | undefined;
   private initialized = false;
   private closed = false;
+  /** performance.now() of the last request or of the last answer stream's end. */
+  private lastActive = performance.now();
 
   constructor(options: HttpSessionOptions) {
     this.sessionId = options.sessionId;
@@ -156,6 +165,8 @@ export class HttpSessionTransport implements Transport {
       return this.refuse(res, 415, -32000, "Unsupported Media Type: Content-Type must be application/json");
     }
     const raw = Array.isArray(body) ? (body as unknown[]) : [body];
+    // JSON-RPC 2.0: "an empty Array" is an Invalid Request, answered with one error, not a 202.
+    if (raw.length === 0) return this.refuse(res, 400, -32600, "Invalid Request: empty JSON-RPC batch");
     if (raw.length > MAX_BATCH) {
       return this.refuse(res, 400, -32600, `Invalid Request: Batch must not exceed ${MAX_BATCH} messages`);
     }
@@ -166,6 +177,7 @@ export class HttpSessionTransport implements Transport {
       messages.push(parsed.data);
     }
     if (this.closed) return this.refuse(res, 404, -32001, "Session not found");
+    this.lastActive = performance.now();
     // The method name first: isInitializeRequest is a full schema parse, costly on every call.
     if (messages.some((m) => "method" in m && m.method === "initialize" && isInitializeRequest(m))) {
       if (this.initialized)
@@ -180,7 +192,10 @@ export class HttpSessionTransport implements Transport {
     const extra: MessageExtraInfo = { requestInfo: { headers: req.headers, url } };
     if (!messages.some(isJSONRPCRequest)) {
       res.writeHead(202).end();
-      for (const m of messages) this.onmessage?.(m, extra);
+      for (const m of messages) {
+        this.releaseCancelled(m);
+        this.onmessage?.(m, extra);
+      }
       return true;
     }
     const stream = new AnswerStream(res, this.jsonResponse ? "json" : "sse", this.head());
@@ -192,7 +207,10 @@ export class HttpSessionTransport implements Transport {
     }
     this.open.add(stream);
     res.once("close", () => this.forget(stream));
-    for (const m of messages) this.onmessage?.(m, extra);
+    for (const m of messages) {
+      this.releaseCancelled(m);
+      this.onmessage?.(m, extra);
+    }
     return true;
   }
 
@@ -207,6 +225,7 @@ export class HttpSessionTransport implements Transport {
       this.refuse(res, 409, -32000, "Conflict: Only one SSE stream is allowed per session");
       return;
     }
+    this.lastActive = performance.now();
     const stream = new AnswerStream(res, "sse", this.head());
     this.standalone = stream;
     this.open.add(stream);
@@ -248,7 +267,18 @@ export class HttpSessionTransport implements Transport {
       stream.collected.push(message);
       if (last) stream.json(stream.collected.length === 1 ? stream.collected[0] : stream.collected);
     }
-    if (last) this.open.delete(stream);
+    if (last) {
+      this.open.delete(stream);
+      this.lastActive = performance.now();
+    }
+  }
+
+  /**
+   * Milliseconds since the session last did anything, or undefined while a stream is open (a call
+   * in flight or the GET stream: the client is there). Expiry and eviction go by it.
+   */
+  idleMs(now = performance.now()): number | undefined {
+    return this.open.size > 0 ? undefined : Math.max(0, now - this.lastActive);
   }
 
   async close(): Promise<void> {
@@ -277,10 +307,33 @@ export class HttpSessionTransport implements Transport {
     return { ...SSE_HEAD, "mcp-session-id": this.sessionId };
   }
 
+  /**
+   * `notifications/cancelled`: the server sends no response for a cancelled request (the SDK
+   * drops it), so the answer stream stops owing one, and ends when it owes nothing else.
+   * Otherwise the stream stayed open until the session ended, and clients with a bounded
+   * connection pool (the Python SDK's httpx) stalled after ~100 cancels.
+   */
+  private releaseCancelled(m: JSONRPCMessage): void {
+    if (!("method" in m) || m.method !== "notifications/cancelled" || "id" in m) return;
+    const id = (m.params as { requestId?: RequestId } | undefined)?.requestId;
+    if (id === undefined) return;
+    const stream = this.streamOf.get(id);
+    if (!stream) return;
+    this.streamOf.delete(id);
+    stream.owed.delete(id);
+    if (stream.owed.size > 0) return;
+    this.open.delete(stream);
+    this.lastActive = performance.now();
+    if (stream.mode === "sse") stream.finish();
+    else if (stream.collected.length > 0)
+      stream.json(stream.collected.length === 1 ? stream.collected[0] : stream.collected);
+    else stream.accepted();
+  }
+
   /** The client hung up: drop what its answer would have carried. */
   private forget(stream: AnswerStream): void {
     stream.abandon();
-    this.open.delete(stream);
+    if (this.open.delete(stream)) this.lastActive = performance.now();
     if (this.standalone === stream) this.standalone = undefined;
     for (const id of stream.owed) this.streamOf.delete(id);
     stream.owed.clear();

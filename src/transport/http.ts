@@ -30,6 +30,15 @@ export interface HttpTransportOptions {
   jsonResponse?: boolean;
   /** Max POST body in bytes. */
   maxBodyBytes?: number;
+  /**
+   * Milliseconds after which a session with no request and no open stream is closed (0: never).
+   * Clients such as the Inspector CLI, mcp-remote and `claude mcp list` never DELETE theirs.
+   */
+  sessionIdleTimeoutMs?: number;
+  /** Live sessions one client may hold (0: no cap); a new one evicts that client's idlest. */
+  maxSessionsPerClient?: number;
+  /** Who sends a request (API key hash or remote address): the unit of the session cap. */
+  clientOf?: (req: IncomingMessage) => string;
   log?: (level: "info" | "warn" | "error", msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -50,12 +59,20 @@ export interface HttpTransportHandle {
 interface Session {
   transport: HttpSessionTransport;
   mcp: McpServer;
+  client: string;
 }
+
+/** Well-known OAuth discovery paths: answered (404, no OAuth here) before the API-key gate. */
+const OAUTH_DISCOVERY =
+  /^\/\.well-known\/(oauth-protected-resource|oauth-authorization-server|openid-configuration)(\/|$)/;
 
 export async function startHttpTransport(options: HttpTransportOptions): Promise<HttpTransportHandle> {
   const sessions = new Map<string, Session>();
   const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
   const log = options.log ?? (() => {});
+  const idleTimeoutMs = options.sessionIdleTimeoutMs ?? 0;
+  const maxPerClient = options.maxSessionsPerClient ?? 0;
+  const clientOf = options.clientOf ?? ((req: IncomingMessage) => `ip:${req.socket.remoteAddress ?? "?"}`);
   let draining = false;
   let listenerClosed: Promise<void> | undefined;
   /** Resolves once the listener is closed and every connection has ended. */
@@ -72,11 +89,55 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
 
+  /** Ends a session whose client went quiet (expiry, or the client's session cap). */
+  const expire = (id: string, session: Session, why: string) => {
+    sessions.delete(id);
+    log("info", "HTTP session closed", { session: id, client: session.client, reason: why });
+    void session.mcp.close().catch(() => {});
+  };
+  const sweeper =
+    idleTimeoutMs > 0
+      ? setInterval(
+          () => {
+            const now = performance.now();
+            for (const [id, s] of sessions) {
+              if ((s.transport.idleMs(now) ?? 0) >= idleTimeoutMs) expire(id, s, "idle");
+            }
+          },
+          Math.min(60_000, Math.max(250, Math.floor(idleTimeoutMs / 4))),
+        )
+      : undefined;
+  sweeper?.unref();
+
+  /**
+   * Room for one more session of `client`: at the cap, its idlest session (no call in flight, no
+   * GET stream) is closed; if all of them are busy, the new one is refused.
+   */
+  const makeRoom = (client: string): boolean => {
+    if (maxPerClient <= 0) return true;
+    const own = [...sessions].filter(([, s]) => s.client === client);
+    if (own.length < maxPerClient) return true;
+    const now = performance.now();
+    const idle = own
+      .map(([id, s]) => ({ id, s, idle: s.transport.idleMs(now) }))
+      .filter((x): x is { id: string; s: Session; idle: number } => x.idle !== undefined)
+      .sort((a, b) => b.idle - a.idle);
+    for (const x of idle.slice(0, own.length - maxPerClient + 1)) expire(x.id, x.s, "session cap");
+    return own.length - idle.length < maxPerClient;
+  };
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const verbose = !["", "0", "false"].includes(url.searchParams.get("verbose") ?? "");
     if (url.pathname === "/health" && req.method === "GET" && !verbose) {
       res.writeHead(200, { "content-type": "text/plain" }).end("OK");
+      return;
+    }
+    if (OAUTH_DISCOVERY.test(url.pathname)) {
+      // A client that probes for OAuth metadata learns, without a key, that there is none.
+      res
+        .writeHead(404, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: "not_found", error_description: NO_OAUTH }));
       return;
     }
     if (options.gate && !options.gate(req, res, url)) return;
@@ -106,10 +167,19 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
         jsonRpcError(res, body.status, -32700, body.error);
         return;
       }
+      if (Array.isArray(body.value) && body.value.length === 0) {
+        jsonRpcError(res, 400, -32600, "Invalid Request: empty JSON-RPC batch");
+        return;
+      }
       if (sessionId) {
         const session = sessions.get(sessionId);
         if (!session) {
-          jsonRpcError(res, 404, -32001, "Session not found: start a new session with an initialize request");
+          jsonRpcError(
+            res,
+            404,
+            -32001,
+            "Session not found: start a new session with an initialize request (idle sessions expire: SCOUT_SESSION_IDLE_TIMEOUT)",
+          );
           return;
         }
         session.transport.handlePost(req, res, body.value, url);
@@ -119,13 +189,23 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
         jsonRpcError(res, 400, -32000, "Bad Request: no Mcp-Session-Id header and not an initialize request");
         return;
       }
+      const client = clientOf(req);
+      if (!makeRoom(client)) {
+        jsonRpcError(
+          res,
+          429,
+          -32000,
+          `Too many sessions: this client already has ${maxPerClient} sessions with calls in flight (SCOUT_MAX_SESSIONS_PER_CLIENT); end unused ones with DELETE /mcp or retry when a call ends`,
+        );
+        return;
+      }
       const newId = randomUUID();
       const transport = new HttpSessionTransport({
         sessionId: newId,
         jsonResponse: options.jsonResponse ?? false,
       });
       const mcp = options.createMcpServer({ sessionId: newId, req });
-      const session: Session = { transport, mcp };
+      const session: Session = { transport, mcp, client };
       transport.onclose = () => {
         sessions.delete(newId);
       };
@@ -169,6 +249,7 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
     },
     close: async () => {
       draining = true;
+      clearInterval(sweeper);
       const closing = stopListening();
       await Promise.allSettled([...sessions.values()].map((s) => s.mcp.close()));
       sessions.clear();
@@ -177,6 +258,9 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
     },
   };
 }
+
+const NO_OAUTH =
+  "Scout does not use OAuth: send its API key (SCOUT_API_KEYS) as Authorization: Bearer <key> or X-API-Key: <key>";
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];

@@ -43,14 +43,22 @@ describe("who may call", () => {
         id: null,
         error: { code: -32001, message: expect.stringMatching(/Authorization: Bearer/) },
       });
-      expect(none.headers["www-authenticate"]).toMatch(/^Bearer/);
+      // Not an OAuth-looking challenge: no Bearer scheme, no resource_metadata.
+      expect(none.headers["www-authenticate"]).toMatch(/^ApiKey realm="scout-mcp".*API key/);
+      expect(none.headers["www-authenticate"]).not.toMatch(/Bearer realm|resource_metadata/);
+      expect(JSON.parse(none.body).error.message).toMatch(/Scout wants an API key.*does not use OAuth/);
+      const discovery = await rawRequest(srv.base, "/.well-known/oauth-protected-resource/mcp");
+      expect(discovery.status).toBe(404);
+      expect(discovery.body).toMatch(/does not use OAuth/);
       const wrong = await rawRequest(srv.base, "/mcp", {
         method: "POST",
         body: INITIALIZE,
         headers: { authorization: "Bearer not-a-key" },
       });
       expect(wrong.status).toBe(401);
-      expect(JSON.parse(wrong.body)).toMatchObject({ error: { message: "Unauthorized: invalid API key" } });
+      expect(JSON.parse(wrong.body)).toMatchObject({
+        error: { message: expect.stringMatching(/^Unauthorized: invalid API key/) },
+      });
       const wrongX = await rawRequest(srv.base, "/mcp", {
         method: "POST",
         body: INITIALIZE,
