@@ -1,11 +1,14 @@
 /**
  * Online/offline status by concurrent TCP probes (2 s timeout each), cached per host, shared
- * between concurrent callers. A host with a live pooled connection is online without a probe; a
- * host behind ProxyJump is probed at its first jump host (the target may not be reachable directly);
- * a host whose config entry can never connect (HostConfig.configError) is offline without a probe.
+ * between concurrent callers. A host with a live pooled connection is online without a probe. A
+ * probe follows the host's route, never straight at HostName:Port: a host behind ProxyJump is
+ * probed at its first jump host, a route that starts with a ProxyCommand runs that command and
+ * is online when an SSH banner comes out of it. A host whose config entry can never connect
+ * (HostConfig.configError) is offline without a probe.
  */
 import net from "node:net";
 import type { HostConfig } from "../config/host.js";
+import { proxyCommandProbe, routeOf } from "../ssh/dial.js";
 
 export type ProbeFn = (host: string, port: number, timeoutMs: number) => Promise<boolean>;
 
@@ -27,6 +30,8 @@ export interface StatusOptions {
   probeTimeoutMs?: number;
   isConnected?: (alias: string) => boolean;
   probe?: ProbeFn;
+  /** Probes a route that starts with a ProxyCommand (that hop given); default proxyCommandProbe. */
+  proxyProbe?: (firstHop: HostConfig, timeoutMs: number) => Promise<boolean>;
   now?: () => number;
 }
 
@@ -43,12 +48,13 @@ export class HostStatusCache {
   private probeOne(h: HostConfig): Promise<boolean> {
     const existing = this.inFlight.get(h.alias);
     if (existing) return existing;
-    const first = h.proxyJump[0] ?? h;
-    const p = (this.options.probe ?? tcpProbe)(
-      first.hostname,
-      first.port,
-      this.options.probeTimeoutMs ?? 2000,
-    ).then((online) => {
+    const first = routeOf(h)[0] as HostConfig;
+    const timeoutMs = this.options.probeTimeoutMs ?? 2000;
+    const probing =
+      first.proxyCommand !== undefined
+        ? (this.options.proxyProbe ?? proxyCommandProbe)(first, timeoutMs)
+        : (this.options.probe ?? tcpProbe)(first.hostname, first.port, timeoutMs);
+    const p = probing.then((online) => {
       this.inFlight.delete(h.alias);
       // Always remembered (scout_host_up reads snapshot()); reused only within the TTL.
       this.cache.set(h.alias, { online, checkedAt: this.now() });

@@ -1,29 +1,20 @@
 /**
- * One SSH connection: an ssh2 Client (plus the private clients of its ProxyJump chain), its lazily
- * opened SFTP session, and the accounting of its channel slots. It knows nothing about pools: the
+ * One SSH connection: an ssh2 Client (dialed by src/ssh/dial.ts, with the resources of its
+ * route: ProxyJump clients, ProxyCommand processes), its lazily opened SFTP session, and the accounting of its channel slots. It knows nothing about pools: the
  * HostPool decides which connection serves a request and when one is closed.
  */
 import { EventEmitter } from "node:events";
-import net from "node:net";
-import type { Duplex } from "node:stream";
-import type { AnyAuthMethod, AuthHandlerMiddleware, Client, ClientChannel, SFTPWrapper } from "ssh2";
-import ssh2 from "../ssh2.js";
+import type { Client, ClientChannel, SFTPWrapper } from "ssh2";
 import type { HostConfig } from "../config/host.js";
 import { ScoutError } from "../errors.js";
 import { ExecChannel } from "./channel-state.js";
 import type { SftpContext } from "./types.js";
-import { coalesceWrites } from "./coalesce.js";
+import { configProblem, dial, Route, type DialDeps } from "./dial.js";
 
-export interface ConnectionDeps {
-  connectTimeoutMs: number;
-  keepaliveIntervalMs: number;
-  /** Throws a ScoutError (host-key-unknown / host-key-changed) to refuse the key. */
-  verifyHostKey(host: HostConfig, key: Buffer): Promise<void>;
-  /** The auth methods to try in order; throws ScoutError("key-unusable") when there are none. */
-  authMethods(host: HostConfig): Promise<AnyAuthMethod[]>;
-  /** Told which of authMethods() got each hop in (`scout-mcp doctor` reports it). Optional. */
-  onAuthenticated?(host: HostConfig, method: AnyAuthMethod): void;
-}
+/** What dialing needs (src/ssh/dial.ts). */
+export type ConnectionDeps = DialDeps;
+/** Kept here for the pool's imports: dialing owns it. */
+export { configProblem };
 
 export type ConnectionState = "connecting" | "ready" | "closed";
 
@@ -51,9 +42,8 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   private retiredSftp = 0;
   /** Exec channels still open, marked as lost if the connection dies under them. */
   private readonly openExec = new Set<ExecChannel>();
-  private readonly hops: Client[] = [];
-  /** Sockets of a connect in progress: a failed or timed-out connect destroys them (no fd leak). */
-  private readonly dialSockets = new Set<Duplex>();
+  /** The dialed chain (jump clients, ProxyCommand processes), owned from connect() on. */
+  private route: Route | undefined;
   private sftpContext: Promise<SftpContext> | undefined;
   private closing = false;
   private closeEmitted = false;
@@ -98,34 +88,19 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   }
 
   /**
-   * Dials the host (through its ProxyJump chain), verifies the host key and authenticates, all
-   * under one deadline armed before the first packet so that a wedged connect can never hang.
+   * Dials the host through its route (src/ssh/dial.ts: ProxyCommand, ProxyJump, host keys,
+   * authentication, one deadline).
    */
   async connect(deps: ConnectionDeps): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new ScoutError(
-            "connect-timeout",
-            `Connection to ${this.host.alias} (${this.host.hostname}:${this.host.port}) timed out after ${deps.connectTimeoutMs / 1000} s`,
-            { hint: "Check that the host is up and reachable, or raise SCOUT_CONNECT_TIMEOUT" },
-          ),
-        );
-      }, deps.connectTimeoutMs);
-      timer.unref();
-    });
+    let route: Route;
     try {
-      await Promise.race([this.dialChain(deps), timeout]);
+      route = await dial(this.host, deps);
     } catch (e) {
-      this.destroyAll();
-      this.abortDial();
       this.state = "closed";
       throw e;
-    } finally {
-      clearTimeout(timer);
     }
-    this.dialSockets.clear(); // owned by the clients from here on
+    this.route = route;
+    this.client = route.client;
     if (this.closing) {
       // close() was called while connecting: honor it now.
       this.destroyAll();
@@ -133,98 +108,7 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
       throw new ScoutError("aborted", `Connection to ${this.host.alias} was closed while connecting`);
     }
     this.state = "ready";
-    const client = this.client;
-    client?.once("close", () => this.onClosed());
-  }
-
-  private async dialChain(deps: ConnectionDeps): Promise<void> {
-    const invalid = configProblem(this.host);
-    if (invalid) throw invalid;
-    const chain = [...this.host.proxyJump, this.host];
-    let sock: Duplex | undefined;
-    for (let i = 0; i < chain.length; i++) {
-      const hop = chain[i] as HostConfig;
-      if (!sock) sock = await this.dialTcp(hop);
-      this.dialSockets.add(sock);
-      const client = await this.handshake(hop, sock, deps);
-      if (i < chain.length - 1) {
-        this.hops.push(client);
-        const next = chain[i + 1] as HostConfig;
-        sock = await forwardOut(client, next, hop);
-      } else {
-        this.client = client;
-      }
-      // A jump host dying takes the whole chain down.
-      if (i < chain.length - 1) client.once("close", () => this.client?.end());
-    }
-  }
-
-  private dialTcp(hop: HostConfig): Promise<net.Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: hop.hostname, port: hop.port });
-      // Nagle + delayed ACK costs ~45 ms per exec round trip on small packets.
-      socket.setNoDelay(true);
-      // ...and without Nagle, each SSH packet would go out as its own segment: batch per tick.
-      coalesceWrites(socket);
-      const onError = (err: NodeJS.ErrnoException) => {
-        socket.destroy();
-        reject(classifySocketError(err, hop));
-      };
-      socket.once("error", onError);
-      socket.once("connect", () => {
-        socket.off("error", onError);
-        resolve(socket);
-      });
-    });
-  }
-
-  private async handshake(hop: HostConfig, sock: Duplex, deps: ConnectionDeps): Promise<Client> {
-    const authHandler = await deps.authMethods(hop);
-    // The same walk through the list as ssh2's own array handler, but we learn which method got in.
-    let nextMethod = 0;
-    let lastMethod: AnyAuthMethod | undefined;
-    const pickMethod: AuthHandlerMiddleware = () => (lastMethod = authHandler[nextMethod++]) ?? false;
-    const client = new ssh2.Client();
-    let hostKeyError: unknown;
-    return new Promise<Client>((resolve, reject) => {
-      const fail = (err: Error & { level?: string }) => {
-        client.removeAllListeners("ready");
-        client.on("error", () => {});
-        client.end();
-        sock.destroy();
-        if (hostKeyError) reject(hostKeyError);
-        else reject(classifyHandshakeError(err, hop, authHandler));
-      };
-      client.once("ready", () => {
-        if (lastMethod) deps.onAuthenticated?.(hop, lastMethod);
-        client.removeListener("error", fail);
-        // Errors after ready surface as 'close'; keep a listener so they never crash the process.
-        client.on("error", () => {});
-        resolve(client);
-      });
-      client.once("error", fail);
-      client.once("close", () => fail(new Error("Connection closed during handshake")));
-      client.connect({
-        sock,
-        username: hop.user,
-        readyTimeout: 0, // our own deadline covers the whole chain
-        keepaliveInterval: deps.keepaliveIntervalMs,
-        keepaliveCountMax: 3,
-        authHandler: pickMethod,
-        hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-          deps.verifyHostKey(hop, key).then(
-            () => verify(true),
-            (e: unknown) => {
-              hostKeyError = e;
-              verify(false);
-            },
-          );
-        },
-      });
-    }).then((c) => {
-      c.removeAllListeners("close");
-      return c;
-    });
+    route.client.once("close", () => this.onClosed());
   }
 
   /** The connection's single SFTP session, opened on first use and reused by every caller. */
@@ -394,8 +278,7 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
     this.destroyAll();
     // A peer that never answers our disconnect must not hold the slot forever.
     setTimeout(() => {
-      this.client?.destroy();
-      for (const hop of this.hops) hop.destroy();
+      this.route?.destroy();
       this.onClosed();
     }, 1000).unref();
   }
@@ -407,28 +290,8 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
     return this.client;
   }
 
-  /**
-   * A peer that accepted TCP but never answers SSH (a hung sshd, a tarpit) would keep a half-done
-   * connect's socket open forever: end() waits for a reply that never comes. Destroy them.
-   */
-  private abortDial(): void {
-    for (const s of this.dialSockets) s.destroy();
-    this.dialSockets.clear();
-  }
-
   private destroyAll(): void {
-    try {
-      this.client?.end();
-    } catch {
-      /* already gone */
-    }
-    for (const hop of this.hops) {
-      try {
-        hop.end();
-      } catch {
-        /* already gone */
-      }
-    }
+    this.route?.end();
   }
 
   private onClosed(): void {
@@ -446,87 +309,6 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
     this.sftpContext = undefined;
     this.emit("close", this.closeReason);
   }
-}
-
-/** The ScoutError for a host whose ssh config entry can never connect (see HostConfig.configError). */
-export function configProblem(host: HostConfig): ScoutError | undefined {
-  if (host.configError === undefined) return undefined;
-  // configError already says what to change in the config.
-  return new ScoutError("config", `Cannot connect to ${host.alias}: ${host.configError}`);
-}
-
-function forwardOut(client: Client, next: HostConfig, via: HostConfig): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    client.forwardOut("127.0.0.1", 0, next.hostname, next.port, (err, stream) => {
-      if (err) {
-        reject(
-          new ScoutError(
-            "connection-refused",
-            `Jump host ${via.alias} could not reach ${next.hostname}:${next.port}: ${err.message}`,
-            { hint: "Check the ProxyJump chain and that the jump host allows TCP forwarding" },
-          ),
-        );
-      } else resolve(stream);
-    });
-  });
-}
-
-function classifySocketError(err: NodeJS.ErrnoException, hop: HostConfig): ScoutError {
-  const where = `${hop.alias} (${hop.hostname}:${hop.port})`;
-  switch (err.code) {
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return new ScoutError("dns", `Cannot resolve host name ${hop.hostname} for ${hop.alias}`, {
-        hint: "Check HostName in your ssh config and your DNS",
-        cause: err,
-      });
-    case "ECONNREFUSED":
-      return new ScoutError("connection-refused", `Connection refused by ${where}`, {
-        hint: "Is sshd running on that port?",
-        cause: err,
-      });
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return new ScoutError("connection-refused", `No route to ${where}`, {
-        hint: "Check the network path to the host",
-        cause: err,
-      });
-    default:
-      return new ScoutError("connection-lost", `Cannot connect to ${where}: ${err.message}`, { cause: err });
-  }
-}
-
-function classifyHandshakeError(
-  err: Error & { level?: string },
-  hop: HostConfig,
-  methods: AnyAuthMethod[],
-): ScoutError {
-  if (err.level === "client-authentication") {
-    const tried = methods
-      .map((m) => (m.type === "agent" ? "ssh-agent" : m.type === "publickey" ? describeKey(m) : m.type))
-      .join(", ");
-    return new ScoutError(
-      "auth-failed",
-      `Authentication failed for ${hop.user}@${hop.hostname}:${hop.port} (${hop.alias}); tried ${tried || "no keys"}`,
-      {
-        hint: "Check User and IdentityFile in your ssh config, and that the public key is in the remote authorized_keys",
-        cause: err,
-      },
-    );
-  }
-  return new ScoutError(
-    "connection-lost",
-    `SSH handshake with ${hop.alias} (${hop.hostname}:${hop.port}) failed: ${err.message}`,
-    {
-      hint: "Is an SSH server listening on that port?",
-      cause: err,
-    },
-  );
-}
-
-function describeKey(m: AnyAuthMethod): string {
-  const withPath = m as AnyAuthMethod & { keyPath?: string };
-  return withPath.keyPath ? `key ${withPath.keyPath}` : "a key";
 }
 
 function describe(e: unknown): string {

@@ -14,6 +14,8 @@ export interface TestHost {
   /** The public key line the host must present (defaults to the lab host's). */
   expectedKey?: string;
   proxyJump?: HostConfig[];
+  /** Any other HostConfig fields (proxyCommand, hostname…), applied last. */
+  extra?: Partial<HostConfig>;
 }
 
 export function labHostConfig(lab: LabFleet, h: TestHost): HostConfig {
@@ -25,6 +27,7 @@ export function labHostConfig(lab: LabFleet, h: TestHost): HostConfig {
     identityFiles: [lab.clientKeyPath],
     identitiesOnly: true,
     proxyJump: h.proxyJump ?? [],
+    ...h.extra,
   };
 }
 
