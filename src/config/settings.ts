@@ -58,6 +58,8 @@ export interface Settings {
   sessionIdleTimeoutMs: number;
   /** Live HTTP sessions per client (API key, else remote address); 0 is no cap. */
   maxSessionsPerClient: number;
+  /** Bytes of one encoded JSON-RPC answer (results are cut to fit, with a marker). */
+  maxMessageSize: number;
   /** Ask the user (MCP elicitation) before every command and upload; fail closed. */
   confirmCommands: boolean;
   /** File holding the password fed to `sudo -S` on stdin for `sudo=true` calls. */
@@ -429,6 +431,14 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
       "Live HTTP sessions per client (API key, else remote address); a new one closes its idlest (0: no cap)",
     defaultText: "64",
     parse: positiveNumber(64, { integer: true, allowZero: true }),
+  },
+  {
+    key: "maxMessageSize",
+    env: "SCOUT_MAX_MESSAGE_SIZE",
+    description:
+      "Bytes of one encoded answer (JSON-RPC message); longer results are cut with a marker (clients refuse > 1 MiB)",
+    defaultText: "1015808",
+    parse: positiveNumber(1015808, { integer: true }),
   },
   {
     key: "confirmCommands",

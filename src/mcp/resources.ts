@@ -23,6 +23,7 @@ import {
   formatZfsSnapshots,
 } from "./format.js";
 import { normalizeRemotePath, validateResourceName } from "./target.js";
+import { fitReadResult } from "./budget.js";
 
 type Registered = { remove(): void };
 
@@ -325,15 +326,17 @@ export class ResourceCatalog {
     return regs;
   }
 
-  private run<T>(
+  private async run(
     uri: string,
     host: string | undefined,
     signal: AbortSignal,
-    fn: (signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    if (this.hooks.around)
-      return this.hooks.around({ uri, client: this.client, ...(host ? { host } : {}) }, fn, signal);
-    return fn(signal);
+    fn: (signal: AbortSignal) => Promise<ReadResourceResult>,
+  ): Promise<ReadResourceResult> {
+    const result = this.hooks.around
+      ? await this.hooks.around({ uri, client: this.client, ...(host ? { host } : {}) }, fn, signal)
+      : await fn(signal);
+    // Last step: the encoded answer fits one message that every mainstream client accepts.
+    return fitReadResult(result, this.app.settings.maxMessageSize);
   }
 
   private readPath(

@@ -14,6 +14,7 @@ import type { z } from "zod";
 import type { ScoutApp } from "../app.js";
 import { elicitConfirmation } from "../guard/confirm.js";
 import { ResourceCatalog, type ResourceHooks } from "./resources.js";
+import { fitToolResult, readOnHint } from "./budget.js";
 import { SCOUT_DESCRIPTION, scoutInputSchema, scoutInputShape, type ScoutArgs } from "./schema.js";
 import { runScoutTool, type ToolCallContext, type ToolOutcome } from "./scout-tool.js";
 
@@ -113,7 +114,9 @@ export function createMcpServer(
     }
     const parsed = scoutInputSchema.safeParse(request.params.arguments ?? {});
     if (!parsed.success) return toolError(describeInvalidArguments(parsed.error));
-    return callScout(parsed.data, extra);
+    // Last step: the encoded answer fits one message that every mainstream client accepts.
+    const result = await callScout(parsed.data, extra);
+    return fitToolResult(result, app.settings.maxMessageSize, readOnHint(result));
   });
 
   const catalog = new ResourceCatalog(mcp, app, options.hooks, options.client);
