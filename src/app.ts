@@ -1,6 +1,8 @@
 /**
- * The composition root: settings → host registry → SSH fleet → status cache. Transports and the MCP
- * layer receive a ScoutApp and never build these themselves.
+ * The composition root, the one place that wires the layers together: settings → host registry →
+ * SSH fleet → status cache (the engine), the policy, metrics and audit log, the call pipeline
+ * (built once), and the transport with one MCP server per session. Every other module receives
+ * what it needs and never builds its peers; the CLI only calls startScout().
  */
 import type { Settings } from "./config/settings.js";
 import { HostRegistry } from "./config/registry.js";
@@ -11,8 +13,20 @@ import { limitsFrom, type Limits } from "./ops/limits.js";
 import type { Logger } from "./observe/log.js";
 import { VERSION } from "./version.js";
 import { Policy } from "./guard/policy.js";
+import type { ScoutEngine } from "./mcp/mode.js";
+import { createMcpServer } from "./mcp/server.js";
+import type { ResourceCatalog } from "./mcp/resources.js";
+import { createLogger } from "./observe/log.js";
+import { startHttpTransport, type HttpTransportHandle } from "./transport/http.js";
+import { startStdioTransport } from "./transport/stdio.js";
+import { ScoutMetrics } from "./observe/metrics.js";
+import { AuditLog } from "./guard/audit.js";
+import { Pipeline } from "./guard/pipeline.js";
+import { apiKeyOf, isLoopbackAddress, keyHash, makeHttpGate } from "./guard/http-gate.js";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { startMetricsEndpoint, type MetricsEndpoint } from "./observe/metrics-http.js";
 
-export interface ScoutApp {
+export interface ScoutApp extends ScoutEngine {
   readonly settings: Settings;
   readonly registry: HostRegistry;
   readonly fleet: Fleet;
@@ -68,4 +82,198 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
       await fleet.close();
     },
   };
+}
+
+export interface RunningServer {
+  app: ScoutApp;
+  http?: HttpTransportHandle;
+  /** Resolves once the server has stopped (stdio closed or shutdown finished). */
+  done: Promise<void>;
+  shutdown(reason: string): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 3000;
+/** Extra time, after the grace, for the kills of cancelled commands to reach their hosts. */
+const KILL_GRACE_MS = 2000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** Waits until no SSH channel is busy, e.g. the kills of cancelled commands' process groups. */
+async function waitUntilQuiet(app: ScoutApp, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  const busy = () => app.fleet.stats().hosts.some((h) => h.idle < h.connections || h.connecting > 0);
+  while (busy() && performance.now() < deadline) await sleep(20);
+}
+
+export async function startScout(
+  settings: Settings,
+  opts: {
+    log?: Logger;
+    installSignals?: boolean;
+    /** HTTP: print the MCP URL on stdout (the CLI), so `--port 0` is usable at any log level. */
+    announce?: boolean;
+  } = {},
+): Promise<RunningServer> {
+  const log = opts.log ?? createLogger({ level: settings.logLevel });
+  // The metrics registry exists before the app (the fleet reports into it) and reads the app's
+  // pool state once it exists.
+  const built: { app?: ScoutApp } = {};
+  const metrics = new ScoutMetrics({
+    fleetStats: () =>
+      built.app?.fleet.stats() ?? {
+        open: 0,
+        maxPoolSize: settings.maxPoolSize,
+        waitingForSlot: 0,
+        hosts: [],
+      },
+  });
+  const app = await createApp(settings, { log, fleetObserver: metrics.fleetObserver() });
+  built.app = app;
+  const audit = settings.auditLog ? await AuditLog.open(settings.auditLog, log) : undefined;
+  // The one call pipeline every session hands its tool calls and resource reads to.
+  const pipeline = new Pipeline({
+    engine: app,
+    settings,
+    policy: app.policy,
+    log,
+    metrics,
+    ...(audit ? { audit } : {}),
+  });
+  const serveMetrics = async (_req: IncomingMessage, res: ServerResponse) => {
+    const known = new Set(app.registry.list().map((h) => h.alias));
+    metrics.setHostStatus(
+      app.status.snapshot().map((s) => [s.alias, s.online] as [string, boolean]),
+      known,
+    );
+    const { contentType, body } = await metrics.render();
+    res.writeHead(200, { "content-type": contentType }).end(body);
+  };
+  const catalogs = new Set<ResourceCatalog>();
+  app.registry.on("change", () => {
+    for (const c of catalogs) c.sync();
+  });
+
+  let http: HttpTransportHandle | undefined;
+  /** `GET /health?verbose=1`: on the HTTP transport, and on SCOUT_METRICS_PORT with stdio. */
+  const healthDetails = () => ({
+    status: "ok",
+    version: app.version,
+    uptimeSeconds: Math.round((Date.now() - app.startedAt) / 1000),
+    pool: app.fleet.stats(),
+    sessions: http?.sessions() ?? (settings.transport === "stdio" ? 1 : 0),
+    inFlight: pipeline.limiter.active,
+    queued: pipeline.limiter.waiting,
+  });
+  let metricsServer: MetricsEndpoint | undefined;
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let stopping: Promise<void> | undefined;
+
+  const shutdown = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      log.info({ reason }, "shutting down");
+      const deadline = performance.now() + SHUTDOWN_GRACE_MS;
+      const remaining = () => Math.max(0, deadline - performance.now());
+      // 1. No new work; 2. calls in flight are cancelled (their remote processes killed) and their
+      // error results still reach the clients; 3. then sessions and SSH close.
+      http?.stopAccepting();
+      await pipeline.cancelAll(remaining());
+      await waitUntilQuiet(app, remaining() + KILL_GRACE_MS);
+      await Promise.race([http?.close() ?? Promise.resolve(), sleep(remaining())]);
+      await app.close();
+      await audit?.close();
+      await metricsServer?.close();
+      log.info("stopped");
+      log.flush?.();
+      resolveDone();
+    })();
+    return stopping;
+  };
+
+  if (settings.transport === "stdio") {
+    const { mcp, catalog } = createMcpServer(app, {
+      transport: "stdio",
+      client: "stdio",
+      pipeline,
+      readOnly: settings.readOnly,
+    });
+    catalogs.add(catalog);
+    // Metrics first: a port already in use must fail the start, not a running session.
+    if (settings.metricsPort !== undefined) {
+      metricsServer = await startMetricsEndpoint({
+        port: settings.metricsPort,
+        serveMetrics,
+        healthDetails,
+        onError: (e) => log.error({ error: String(e) }, "GET /metrics failed"),
+      }).catch(async (e: unknown) => {
+        await app.close();
+        await audit?.close();
+        throw e;
+      });
+    }
+    const stdio = await startStdioTransport(mcp);
+    void stdio.closed.then(() => shutdown("stdin closed"));
+    log.info(
+      { hosts: app.registry.list().length, ...(metricsServer ? { metrics: metricsServer.url } : {}) },
+      "serving MCP on stdio",
+    );
+  } else {
+    const clientOf = (req: IncomingMessage): string => {
+      const key = apiKeyOf(req);
+      return key && settings.apiKeys.length > 0
+        ? `key:${keyHash(key)}`
+        : `ip:${req.socket.remoteAddress ?? "?"}`;
+    };
+    http = await startHttpTransport({
+      host: settings.httpHost,
+      port: settings.httpPort,
+      clientOf,
+      sessionIdleTimeoutMs: settings.sessionIdleTimeoutMs,
+      maxSessionsPerClient: settings.maxSessionsPerClient,
+      createMcpServer: ({ req }) => {
+        const { mcp, catalog } = createMcpServer(app, {
+          transport: "http",
+          client: clientOf(req),
+          pipeline,
+          readOnly: settings.readOnly,
+        });
+        catalogs.add(catalog);
+        mcp.server.onclose = () => catalogs.delete(catalog);
+        return mcp;
+      },
+      jsonResponse: settings.httpJsonResponse,
+      routes: { "/metrics": serveMetrics },
+      gate: makeHttpGate({
+        apiKeys: settings.apiKeys,
+        allowedOrigins: settings.allowedOrigins,
+        bindHost: settings.httpHost,
+        onReject: (reason, detail) => {
+          metrics.rejected.inc({ reason });
+          log.warn({ reason, detail }, "HTTP request refused");
+        },
+      }),
+      healthDetails,
+      log: (level, msg, extra) => log[level](extra ?? {}, msg),
+    });
+    log.info({ url: http.url, hosts: app.registry.list().length }, "serving MCP over Streamable HTTP");
+    if (opts.announce) process.stdout.write(`scout-mcp: serving MCP at ${http.url}\n`);
+    if (!isLoopbackAddress(settings.httpHost) && settings.apiKeys.length === 0) {
+      log.warn(
+        { host: settings.httpHost },
+        "WARNING: HTTP is bound to a non-loopback address WITHOUT API keys: anyone who can reach this port can run commands on your hosts. Set SCOUT_API_KEYS.",
+      );
+      process.stderr.write(
+        `\n*** scout-mcp WARNING: listening on ${settings.httpHost} without SCOUT_API_KEYS: anyone who can reach it can run commands on your hosts ***\n\n`,
+      );
+    }
+  }
+
+  if (opts.installSignals ?? true) {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      process.once(sig, () => {
+        void shutdown(sig).then(() => process.exit(0));
+      });
+    }
+  }
+  return { app, ...(http ? { http } : {}), done, shutdown };
 }

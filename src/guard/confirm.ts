@@ -1,41 +1,43 @@
 /**
- * Human confirmation (SCOUT_CONFIRM_COMMANDS): before a command or an upload runs, ask the user
- * through MCP elicitation. Fails closed: a client that cannot elicit, a decline, a cancel or an
- * error all mean "do not run".
+ * Human confirmation (SCOUT_CONFIRM_COMMANDS): before a command or an upload runs, the user must
+ * accept. Fails closed: a client that cannot ask, a decline, a cancel or an error all mean "do not
+ * run". How the question travels (elicitation, MRTR) is the session's business.
  */
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { ScoutError, errorMessage } from "../errors.js";
+import type { CallSession, ConfirmAnswer } from "../mcp/calls.js";
 
-export type ConfirmAnswer = "accept" | "decline" | "cancel" | "unsupported";
+export type { ConfirmAnswer } from "../mcp/calls.js";
 
-/**
- * Asks the client's user; resolves "unsupported" when the client did not declare elicitation.
- * The question goes out with the tool call it belongs to (`callId`): over HTTP, on that call's
- * own answer stream.
- */
-export async function elicitConfirmation(
-  server: Server,
-  message: string,
+/** Resolves when the user accepted; throws ScoutError("refused") for every other answer. */
+export async function confirmOrRefuse(
+  session: CallSession,
+  question: string,
   signal: AbortSignal,
-  callId?: RequestId,
-): Promise<ConfirmAnswer> {
-  const caps = server.getClientCapabilities()?.elicitation;
-  // An empty capability object means form mode (the SDK normalizes it the same way).
-  if (!caps || (caps.form === undefined && Object.keys(caps).length > 0)) return "unsupported";
-  const r = await server.elicitInput(
-    {
-      mode: "form",
-      message,
-      requestedSchema: {
-        type: "object",
-        properties: {
-          confirm: { type: "boolean", title: "Run it", description: "Allow Scout to run this" },
-        },
-        required: ["confirm"],
+): Promise<void> {
+  let answer: ConfirmAnswer = "unsupported";
+  if (session.ask) {
+    try {
+      answer = await session.ask(question, signal);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      throw new ScoutError(
+        "refused",
+        `Asking the user for confirmation failed (${errorMessage(e)}); nothing was run`,
+      );
+    }
+  }
+  if (answer === "accept") return;
+  if (answer === "unsupported") {
+    throw new ScoutError(
+      "refused",
+      "Confirmation required (SCOUT_CONFIRM_COMMANDS) but this client cannot ask its user (no MCP elicitation support); nothing was run",
+      {
+        hint: "Use a client that supports elicitation, or ask the operator to turn SCOUT_CONFIRM_COMMANDS off",
       },
-    },
-    { signal, ...(callId !== undefined ? { relatedRequestId: callId } : {}) },
+    );
+  }
+  throw new ScoutError(
+    "refused",
+    `The user ${answer === "decline" ? "declined" : "cancelled"} the confirmation; nothing was run`,
   );
-  if (r.action !== "accept") return r.action;
-  return r.content?.confirm === true ? "accept" : "decline";
 }

@@ -4,7 +4,13 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { jsonRpcError } from "../transport/http.js";
+
+/** A refusal as a JSON-RPC error body (the transport's own errors use the same shape). */
+function jsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+  res
+    .writeHead(status, { "content-type": "application/json" })
+    .end(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }));
+}
 
 export interface GateOptions {
   apiKeys: string[];

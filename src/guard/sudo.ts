@@ -7,14 +7,10 @@
  */
 import { readFile } from "node:fs/promises";
 import { ScoutError } from "../errors.js";
+import type { SudoPassword } from "../mcp/mode.js";
 import type { Policy } from "./policy.js";
 
-export interface SudoPassword {
-  /** undefined: no password configured; run `sudo -n`. */
-  password: string | undefined;
-  /** Where it came from, for error messages ("SCOUT_SUDO_PASSWORD_FILE", "policy rule 'db*'"). */
-  source: string;
-}
+export type { SudoPassword } from "../mcp/mode.js";
 
 async function readPasswordFile(path: string, source: string): Promise<string> {
   let text: string;

@@ -5,7 +5,6 @@
  */
 import { ResourceTemplate, type McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
-import type { ScoutApp } from "../app.js";
 import { ScoutError } from "../errors.js";
 import { listDirectory } from "../ops/list.js";
 import { readFile, statPath } from "../ops/read.js";
@@ -22,26 +21,12 @@ import {
   formatZfsPool,
   formatZfsSnapshots,
 } from "./format.js";
+import type { CallPipeline, CallSession } from "./calls.js";
+import type { ScoutEngine } from "./mode.js";
 import { normalizeRemotePath, validateResourceName } from "./target.js";
 import { fitReadResult } from "./budget.js";
 
 type Registered = { remove(): void };
-
-export interface ResourceCallInfo {
-  uri: string;
-  host?: string;
-  /** Who is reading (API key hash or remote address; "stdio"): rate limits are per client. */
-  client: string;
-}
-
-export interface ResourceHooks {
-  /** Wraps each resource read (metrics, audit, limits). */
-  around?<T>(
-    info: ResourceCallInfo,
-    fn: (signal: AbortSignal) => Promise<T>,
-    signal: AbortSignal,
-  ): Promise<T>;
-}
 
 /** A URI scheme must start with a letter and contain only letters, digits, + - . */
 export function isSchemeSafe(alias: string): boolean {
@@ -70,9 +55,10 @@ export class ResourceCatalog {
 
   constructor(
     private readonly mcp: McpServer,
-    private readonly app: ScoutApp,
-    private readonly hooks: ResourceHooks = {},
-    private readonly client = "unknown",
+    private readonly app: ScoutEngine,
+    /** Every read goes through the call pipeline (limits, policy, deadline, audit). */
+    private readonly pipeline: CallPipeline,
+    private readonly session: CallSession,
   ) {}
 
   install(): void {
@@ -331,10 +317,10 @@ export class ResourceCatalog {
     host: string | undefined,
     signal: AbortSignal,
     fn: (signal: AbortSignal) => Promise<ReadResourceResult>,
+    target?: () => { host: string; path: string },
   ): Promise<ReadResourceResult> {
-    const result = this.hooks.around
-      ? await this.hooks.around({ uri, client: this.client, ...(host ? { host } : {}) }, fn, signal)
-      : await fn(signal);
+    const read = { uri, ...(host ? { host } : {}), ...(target ? { target } : {}) };
+    const result = await this.pipeline.resource(read, this.session, signal, fn);
     // Last step: the encoded answer fits one message that every mainstream client accepts.
     return fitReadResult(result, this.app.settings.maxMessageSize);
   }
@@ -345,21 +331,30 @@ export class ResourceCatalog {
     rawPath: string,
     signal: AbortSignal,
   ): Promise<ReadResourceResult> {
-    return this.run(uri, alias, signal, async (s) => {
+    // Same normalization and policy as the tool: a resource URI is no way around a deny rule
+    // (the pipeline checks the path policy on this target before the read runs).
+    const target = () => {
       if (/[\0-\x1f\x7f]/.test(rawPath))
         throw new ScoutError("invalid-input", "Path contains control characters");
-      // Same normalization and policy as the tool: a resource URI is no way around a deny rule.
-      const path = normalizeRemotePath(rawPath);
-      this.app.policy.checkPath(alias, path);
-      const host = this.app.fleet.host(alias);
-      const info = await statPath(host, path, s);
-      if (info.type === "directory") {
-        const l = await listDirectory(host, path, this.app.limits, { signal: s });
-        return text(uri, `# Directory: ${alias}:${path}\n\n${l.text}`);
-      }
-      const r = await readFile(host, path, this.app.limits, { signal: s });
-      return text(uri, formatFileContent({ ...r, maxFileSize: this.app.limits.maxFileSize }));
-    });
+      return { host: alias, path: normalizeRemotePath(rawPath) };
+    };
+    return this.run(
+      uri,
+      alias,
+      signal,
+      async (s) => {
+        const path = target().path;
+        const host = this.app.fleet.host(alias);
+        const info = await statPath(host, path, s);
+        if (info.type === "directory") {
+          const l = await listDirectory(host, path, this.app.limits, { signal: s });
+          return text(uri, `# Directory: ${alias}:${path}\n\n${l.text}`);
+        }
+        const r = await readFile(host, path, this.app.limits, { signal: s });
+        return text(uri, formatFileContent({ ...r, maxFileSize: this.app.limits.maxFileSize }));
+      },
+      target,
+    );
   }
 
   private command(

@@ -1,6 +1,7 @@
 /**
- * One McpServer per MCP session: the `scout` tool and the resources, wired to the shared app.
- * Reads like a table of contents; the work lives in scout-tool.ts and resources.ts.
+ * One McpServer per MCP session: the `scout` tool and the resources, each request handed to the
+ * call pipeline with this session's identity and abilities (ask the user, report progress).
+ * Reads like a table of contents; the work lives in the modes (scout-tool.ts) and resources.ts.
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
@@ -11,29 +12,19 @@ import {
   type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { z } from "zod";
-import type { ScoutApp } from "../app.js";
-import { elicitConfirmation } from "../guard/confirm.js";
-import { ResourceCatalog, type ResourceHooks } from "./resources.js";
+import { ScoutError, errorMessage } from "../errors.js";
+import type { CallPipeline, CallSession, ToolOutcome } from "./calls.js";
 import { fitToolResult, readOnHint } from "./budget.js";
+import { elicitConfirmation } from "./elicit.js";
+import { errorText } from "./format.js";
+import type { ScoutEngine } from "./mode.js";
+import { ResourceCatalog } from "./resources.js";
 import { SCOUT_DESCRIPTION, scoutInputSchema, scoutInputShape, type ScoutArgs } from "./schema.js";
-import { runScoutTool, type ToolCallContext, type ToolOutcome } from "./scout-tool.js";
-
-export interface CallInfo {
-  args: ScoutArgs;
-  /** Who is calling (API key hash or remote address; "stdio" for stdio). */
-  client: string;
-  signal: AbortSignal;
-}
-
-export interface ServerHooks extends ResourceHooks {
-  /** Wraps every tool call: limits, deadlines, audit and metrics plug in here. */
-  aroundTool?(call: CallInfo, run: (signal: AbortSignal) => Promise<ToolOutcome>): Promise<CallToolResult>;
-}
 
 export interface SessionOptions {
   transport: "stdio" | "http";
   client: string;
-  hooks?: ServerHooks;
+  pipeline: CallPipeline;
   readOnly?: boolean;
 }
 
@@ -53,40 +44,51 @@ export function describeInvalidArguments(error: z.ZodError): string {
   return `Invalid arguments: ${parts.join("; ")}${more}. See the scout tool's input schema for each parameter's type`;
 }
 
+/** A typed outcome as the tool result a client reads. */
+export function toolResult(outcome: ToolOutcome): CallToolResult {
+  if (outcome.kind === "done") {
+    const r = outcome.result;
+    return { content: [{ type: "text", text: r.text }], structuredContent: r.structured };
+  }
+  if (outcome.kind === "refused" && (outcome.reason === "rate" || outcome.reason === "busy")) {
+    return { content: [{ type: "text", text: `Error: ${outcome.error.userText}` }], isError: true };
+  }
+  const e = outcome.error;
+  const code = e instanceof ScoutError ? e.code : "error";
+  return {
+    content: [{ type: "text", text: errorText(e) }],
+    structuredContent: { mode: outcome.mode, error: { code, message: errorMessage(e) } },
+    isError: true,
+  };
+}
+
 export function createMcpServer(
-  app: ScoutApp,
+  engine: ScoutEngine,
   options: SessionOptions,
 ): { mcp: McpServer; catalog: ResourceCatalog } {
   const mcp = new McpServer(
-    { name: "scout-mcp", version: app.version, title: "Scout" },
+    { name: "scout-mcp", version: engine.version, title: "Scout" },
     { capabilities: { tools: {}, resources: { listChanged: true }, logging: {} } },
   );
+  const session: CallSession = { transport: options.transport, client: options.client };
 
   const callScout = async (args: ScoutArgs, extra: ToolExtra): Promise<CallToolResult> => {
     const progressToken = extra._meta?.progressToken;
-    const run = async (signal: AbortSignal): Promise<ToolOutcome> => {
-      const ctx: ToolCallContext = {
-        app,
-        signal,
-        transport: options.transport,
-        confirm: (message) => elicitConfirmation(mcp.server, message, signal, extra.requestId),
-      };
-      if (progressToken !== undefined) {
-        ctx.progress = (progress, total, message) => {
-          void extra
-            .sendNotification({
-              method: "notifications/progress",
-              params: { progressToken, progress, ...(total !== undefined ? { total } : {}), message },
-            })
-            .catch(() => {});
-        };
-      }
-      return runScoutTool(args, ctx);
+    const call: CallSession = {
+      ...session,
+      ask: (question, signal) => elicitConfirmation(mcp.server, question, signal, extra.requestId),
     };
-    if (options.hooks?.aroundTool) {
-      return options.hooks.aroundTool({ args, client: options.client, signal: extra.signal }, run);
+    if (progressToken !== undefined) {
+      call.progress = (progress, total, message) => {
+        void extra
+          .sendNotification({
+            method: "notifications/progress",
+            params: { progressToken, progress, ...(total !== undefined ? { total } : {}), message },
+          })
+          .catch(() => {});
+      };
     }
-    return (await run(extra.signal)).result;
+    return toolResult(await options.pipeline.tool(args, call, extra.signal));
   };
 
   mcp.registerTool(
@@ -116,10 +118,10 @@ export function createMcpServer(
     if (!parsed.success) return toolError(describeInvalidArguments(parsed.error));
     // Last step: the encoded answer fits one message that every mainstream client accepts.
     const result = await callScout(parsed.data, extra);
-    return fitToolResult(result, app.settings.maxMessageSize, readOnHint(result));
+    return fitToolResult(result, engine.settings.maxMessageSize, readOnHint(result));
   });
 
-  const catalog = new ResourceCatalog(mcp, app, options.hooks, options.client);
+  const catalog = new ResourceCatalog(mcp, engine, options.pipeline, session);
   catalog.install();
   return { mcp, catalog };
 }
