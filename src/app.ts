@@ -25,6 +25,7 @@ import { Pipeline } from "./guard/pipeline.js";
 import { apiKeyOf, isLoopbackAddress, keyHash, makeHttpGate } from "./guard/http-gate.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { startMetricsEndpoint, type MetricsEndpoint } from "./observe/metrics-http.js";
+import { compileHostPattern } from "./config/host-patterns.js";
 
 export interface ScoutApp extends ScoutEngine {
   readonly settings: Settings;
@@ -67,6 +68,22 @@ export async function createApp(settings: Settings, options: AppOptions): Promis
     isConnected: (alias) => fleet.isConnected(alias),
   });
   registry.on("change", () => status.invalidate());
+  if (settings.warmHosts.length > 0) {
+    // Compiled now so that a bad SCOUT_WARM_HOSTS (an unknown @group) stops the start-up.
+    const isWarm = compileHostPattern(settings.warmHosts.join(","), settings.hostGroups);
+    const warm = () => {
+      const { warm: n, fit } = fleet.warm(registry.list().flatMap((h) => (isWarm(h.alias) ? [h.alias] : [])));
+      log.info({ component: "pool" }, `keeping ${n} hosts warm (SCOUT_WARM_HOSTS)`);
+      if (fit < n) {
+        log.warn(
+          { component: "pool" },
+          `SCOUT_WARM_HOSTS matches ${n} hosts but SCOUT_MAX_POOL_SIZE is ${fit}: only ${fit} can be warm at once`,
+        );
+      }
+    };
+    warm();
+    registry.on("change", warm);
+  }
   return {
     settings,
     registry,

@@ -17,6 +17,10 @@ export function envValue(spec: SettingSpec, value: unknown): string {
   }
   if (value === undefined) return "(unset)";
   if (Array.isArray(value)) return value.length === 0 ? "(empty)" : value.join(",");
+  if (spec.key === "hostGroups") {
+    const groups = Object.entries(value as Record<string, string[]>);
+    return groups.length === 0 ? "(none)" : groups.map(([g, p]) => `${g}=${p.join(",")}`).join(";");
+  }
   // Settings hold milliseconds; these variables are given in seconds.
   if (typeof value === "number" && spec.key.endsWith("Ms") && !spec.env.endsWith("_MS")) {
     return String(value / 1000);

@@ -17,6 +17,10 @@ export interface Settings {
   allowHosts: string[];
   denyHosts: string[];
   maxPoolSize: number;
+  /** SCOUT_WARM_HOSTS: host patterns (ssh pattern list, `@group`s) kept connected from start-up. */
+  warmHosts: string[];
+  /** SCOUT_HOST_GROUPS: named host pattern lists usable as `@name` in targets and patterns. */
+  hostGroups: Record<string, string[]>;
   maxChannelsPerConnection: number;
   maxConnectionsPerHost: number;
   /** Milliseconds. */
@@ -123,6 +127,25 @@ function list(raw: string | undefined): string[] {
     .filter((s) => s.length > 0);
 }
 
+/** `name=pat,pat;name2=pat`: group names are letters, digits, `.`, `_`, `-`. */
+function hostGroups(raw: string | undefined, name: string): Record<string, string[]> {
+  const groups: Record<string, string[]> = {};
+  for (const part of (raw ?? "").split(";")) {
+    if (part.trim() === "") continue;
+    const eq = part.indexOf("=");
+    const group = part.slice(0, eq).trim();
+    const patterns = list(part.slice(eq + 1));
+    if (eq < 0 || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(group) || patterns.length === 0) {
+      throw new SettingsError(
+        `${name}: ${JSON.stringify(part.trim())} is not a group; write NAME=PATTERN[,PATTERN…] (groups separated by ';')`,
+      );
+    }
+    if (Object.hasOwn(groups, group)) throw new SettingsError(`${name}: group '${group}' is defined twice`);
+    groups[group] = patterns;
+  }
+  return groups;
+}
+
 function oneOf<T extends string>(values: readonly T[], def: T, normalize?: (s: string) => string) {
   return (raw: string | undefined, name: string): T => {
     if (raw === undefined || raw.trim() === "") return def;
@@ -218,6 +241,22 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     description: "Strict cap on open SSH connections across all hosts",
     defaultText: "100",
     parse: positiveNumber(100, { integer: true }),
+  },
+  {
+    key: "warmHosts",
+    env: "SCOUT_WARM_HOSTS",
+    description:
+      "Comma-separated host patterns (`*`, `?`, `!neg`, `@group`) connected at start-up and kept warm within SCOUT_MAX_POOL_SIZE",
+    defaultText: "(none)",
+    parse: (raw) => list(raw),
+  },
+  {
+    key: "hostGroups",
+    env: "SCOUT_HOST_GROUPS",
+    description:
+      "Named host groups for targets (`@web:/etc/x`, `hosts:@web`): `web=web-*,!web-old;db=db-?` (patterns as in ssh_config Host lines)",
+    defaultText: "(none)",
+    parse: hostGroups,
   },
   {
     key: "maxChannelsPerConnection",

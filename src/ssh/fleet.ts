@@ -36,7 +36,10 @@ export interface FleetOptions {
   connectionDeps: Omit<ConnectionDeps, "connectTimeoutMs" | "keepaliveIntervalMs">;
   observer?: FleetObserver;
   limits?: Partial<
-    Pick<HostPoolLimits, "failureThreshold" | "backoffBaseMs" | "backoffMaxMs" | "waitTimeoutMs">
+    Pick<
+      HostPoolLimits,
+      "failureThreshold" | "backoffBaseMs" | "backoffMaxMs" | "waitTimeoutMs" | "redialRecentMs"
+    >
   >;
 }
 
@@ -46,6 +49,9 @@ export interface FleetStats {
   waitingForSlot: number;
   hosts: HostPoolStats[];
 }
+
+/** Background connects in flight at once (a start-up warming of 1,000 hosts must not stampede). */
+const WARM_CONCURRENCY = 16;
 
 interface SlotWaiter {
   resolve: () => void;
@@ -64,6 +70,12 @@ export class Fleet implements PoolOwner {
   private sweeper: NodeJS.Timeout | undefined;
   private readonly limits: HostPoolLimits;
   private closed = false;
+  /** Pools that may want a background connect (kept warm, or recently used and dropped). */
+  private readonly warmCandidates = new Set<HostPool>();
+  private warmInFlight = 0;
+  private warmScheduled = false;
+  private warmTimer: NodeJS.Timeout | undefined;
+  private warmTimerAt = Infinity;
 
   constructor(private readonly options: FleetOptions) {
     const s = options.settings;
@@ -80,6 +92,8 @@ export class Fleet implements PoolOwner {
       backoffBaseMs: options.limits?.backoffBaseMs ?? 1000,
       backoffMaxMs: options.limits?.backoffMaxMs ?? 60_000,
       waitTimeoutMs: options.limits?.waitTimeoutMs ?? 30_000,
+      // "Recently used" = the connection would still be open had it not dropped.
+      redialRecentMs: options.limits?.redialRecentMs ?? s.idleTimeoutMs,
     };
   }
 
@@ -114,6 +128,86 @@ export class Fleet implements PoolOwner {
       pool.retarget(config);
     }
     return pool;
+  }
+
+  // ---- warming ------------------------------------------------------------------------------
+
+  /**
+   * Keeps these aliases warm (SCOUT_WARM_HOSTS): each gets a connection in the background as soon
+   * as a slot under the global cap is free, keeps it however long it is idle, and gets it back
+   * (backing off while the host is dead) when it drops. Replaces the previous set. Returns how
+   * many of them fit under the cap (the rest stay cold until slots free up).
+   */
+  warm(aliases: Iterable<string>): { warm: number; fit: number } {
+    const wanted = new Set<HostPool>();
+    for (const alias of aliases) wanted.add(this.poolFor(alias));
+    for (const pool of this.pools.values()) if (!wanted.has(pool)) pool.setKeepWarm(false);
+    for (const pool of wanted) pool.setKeepWarm(true);
+    return { warm: wanted.size, fit: Math.min(wanted.size, this.options.settings.maxPoolSize) };
+  }
+
+  warmWanted(pool: HostPool): void {
+    if (this.closed) return;
+    this.warmCandidates.add(pool);
+    this.scheduleWarm();
+  }
+
+  tryReserveSlot(): boolean {
+    if (this.closed || this.slotWaiters.length > 0) return false;
+    if (this.slotsInUse >= this.options.settings.maxPoolSize) return false;
+    this.slotsInUse++;
+    this.ensureSweeper();
+    return true;
+  }
+
+  private scheduleWarm(): void {
+    if (this.warmScheduled || this.closed) return;
+    this.warmScheduled = true;
+    setImmediate(() => {
+      this.warmScheduled = false;
+      this.maintainWarm();
+    }).unref();
+  }
+
+  /** Starts background connects for the candidates, a few at a time, within free slots only. */
+  private maintainWarm(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    let nextAt = Infinity;
+    for (const pool of [...this.warmCandidates]) {
+      const want = pool.wantsWarmConnection(now);
+      if (want === undefined || want === false) {
+        this.warmCandidates.delete(pool);
+        continue;
+      }
+      if (typeof want === "number") {
+        nextAt = Math.min(nextAt, want);
+        continue;
+      }
+      if (this.warmInFlight >= WARM_CONCURRENCY) break;
+      if (this.slotWaiters.length > 0 || this.slotsInUse >= this.options.settings.maxPoolSize) break;
+      this.warmCandidates.delete(pool);
+      this.warmInFlight++;
+      void pool.prewarm().then((connected) => {
+        this.warmInFlight--;
+        // No slot after all (taken meanwhile): still a candidate for the next free slot.
+        if (!connected && pool.wantsWarmConnection() === true) this.warmCandidates.add(pool);
+        this.scheduleWarm();
+      });
+    }
+    if (nextAt < Infinity && nextAt < this.warmTimerAt) {
+      clearTimeout(this.warmTimer);
+      this.warmTimerAt = nextAt;
+      this.warmTimer = setTimeout(
+        () => {
+          this.warmTimerAt = Infinity;
+          this.warmTimer = undefined;
+          this.scheduleWarm();
+        },
+        Math.max(0, nextAt - now),
+      );
+      this.warmTimer.unref();
+    }
   }
 
   // ---- PoolOwner: the global cap -------------------------------------------------------------
@@ -164,6 +258,8 @@ export class Fleet implements PoolOwner {
       next.signal.removeEventListener("abort", next.onAbort);
       this.slotsInUse++;
       next.resolve();
+    } else if (this.warmCandidates.size > 0) {
+      this.scheduleWarm();
     }
   }
 
@@ -224,6 +320,8 @@ export class Fleet implements PoolOwner {
   /** Kills the commands still running, then closes every connection and refuses new work. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.warmTimer);
+    this.warmCandidates.clear();
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
     for (const w of this.slotWaiters.splice(0)) {

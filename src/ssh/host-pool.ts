@@ -20,6 +20,11 @@ export interface HostPoolLimits {
   backoffMaxMs: number;
   /** Bound on waiting for a connection or channel when the caller gave no signal. */
   waitTimeoutMs: number;
+  /**
+   * A host used within this many ms whose connection drops is re-dialed in the background, so
+   * that the next call finds a warm connection (0: never).
+   */
+  redialRecentMs: number;
 }
 
 /** What a HostPool needs from the fleet that owns it. */
@@ -33,6 +38,13 @@ export interface PoolOwner {
    * free: an idle connection of this pool should then be given up.
    */
   slotWanted(): boolean;
+  /**
+   * Takes a free slot under the global cap if there is one right now, without evicting anything
+   * or queueing: background (warming) connects never push out work that a client asked for.
+   */
+  tryReserveSlot(): boolean;
+  /** Told when this pool wants a background connection (see wantsWarmConnection). */
+  warmWanted(pool: HostPool): void;
   readonly observer: PoolObserver;
 }
 
@@ -83,6 +95,14 @@ export class HostPool {
   private generation = 0;
   /** The config generation each connection was dialed with. */
   private readonly generationOf = new WeakMap<SshConnection, number>();
+  /** SCOUT_WARM_HOSTS: keep one connection open at all times (within the global cap). */
+  private keepWarm = false;
+  /** performance.now() of the last request a client made to this host. */
+  private lastDemandAt = -Infinity;
+  /** The last connection went away on its own (not closed by us) since the host was last used. */
+  private lostSinceDemand = false;
+  /** performance.now() of the last failed connect (background re-dials back off from it). */
+  private lastFailureAt = -Infinity;
 
   constructor(
     config: HostConfig,
@@ -140,8 +160,62 @@ export class HostPool {
   /** Closes the idle connections unused since `cutoff` (performance.now() time). */
   reapIdle(cutoff: number): void {
     for (const c of [...this.connections]) {
+      // A host kept warm keeps its last connection however long it is idle.
+      if (this.keepWarm && this.connections.length - this.closingCount() <= 1) return;
       if (c.isIdle && c.lastUsed < cutoff) this.closeConnection(c, "idle");
     }
+  }
+
+  // ---- warming --------------------------------------------------------------------------------
+
+  /** Marks the host as one to keep warm (SCOUT_WARM_HOSTS), or not any more. */
+  setKeepWarm(on: boolean): void {
+    if (this.keepWarm === on) return;
+    this.keepWarm = on;
+    if (on) this.owner.warmWanted(this);
+  }
+
+  get isKeptWarm(): boolean {
+    return this.keepWarm;
+  }
+
+  /**
+   * Whether a background connect is wanted now: the host is kept warm, or was used recently and
+   * lost its connection; it has no connection and none on the way. `undefined` when it will never
+   * be wanted again without new demand (the caller may forget the pool); a number is the
+   * performance.now() time before which a dead host's back-off forbids trying.
+   */
+  wantsWarmConnection(now = performance.now()): boolean | number | undefined {
+    if (this.closed || configProblem(this.config)) return undefined;
+    const recent =
+      this.lostSinceDemand &&
+      this.limits.redialRecentMs > 0 &&
+      now - this.lastDemandAt < this.limits.redialRecentMs;
+    if (!this.keepWarm && !recent) return undefined;
+    if (this.connections.length > 0 || this.connecting > 0) return false;
+    const notBefore = this.lastFailureAt + this.warmBackoffMs();
+    return now < notBefore ? notBefore : true;
+  }
+
+  /**
+   * Starts one background connect if a slot under the cap is free right now. Resolves when the
+   * attempt has settled (true: connected), or at once with false when no slot was free.
+   */
+  prewarm(): Promise<boolean> {
+    if (this.wantsWarmConnection() !== true || !this.owner.tryReserveSlot()) return Promise.resolve(false);
+    return this.startConnect(true);
+  }
+
+  /** Back-off between background attempts on a failing host: base·2^(n−1), capped. */
+  private warmBackoffMs(): number {
+    if (this.consecutiveFailures === 0) return 0;
+    const exp = Math.min(this.consecutiveFailures - 1, 30);
+    return Math.min(this.limits.backoffBaseMs * 2 ** exp, this.limits.backoffMaxMs);
+  }
+
+  private noteDemand(): void {
+    this.lastDemandAt = performance.now();
+    this.lostSinceDemand = false;
   }
 
   stats(): HostPoolStats {
@@ -181,6 +255,7 @@ export class HostPool {
 
   async withSftp<T>(fn: (ctx: SftpContext) => Promise<T>, options: SftpOptions = {}): Promise<T> {
     const idempotent = options.idempotent ?? true;
+    this.noteDemand();
     const invalid = configProblem(this.config);
     if (invalid) throw invalid;
     for (let attempt = 0; ; attempt++) {
@@ -210,6 +285,7 @@ export class HostPool {
   }
 
   exec(command: string, signal?: AbortSignal): Promise<ExecChannel> {
+    this.noteDemand();
     const invalid = configProblem(this.config);
     if (invalid) return Promise.reject(invalid);
     const conn = this.pickExec();
@@ -364,19 +440,20 @@ export class HostPool {
       demand > this.connecting * this.limits.maxChannelsPerConnection &&
       this.connections.length + this.connecting < this.limits.maxConnectionsPerHost
     ) {
-      this.startConnect();
+      void this.startConnect();
     }
   }
 
-  private startConnect(): void {
+  /** Dials one connection; resolves when the attempt settled (true: it connected and was adopted). */
+  private startConnect(preReserved = false): Promise<boolean> {
     this.connecting++;
     const reservation = new AbortController();
-    this.pendingReservations.add(reservation);
+    if (!preReserved) this.pendingReservations.add(reservation);
     const started = performance.now();
     let generation = this.generation;
     let reserved = false;
-    void this.owner
-      .reserveSlot(reservation.signal)
+    const slot = preReserved ? Promise.resolve() : this.owner.reserveSlot(reservation.signal);
+    return slot
       .then(async () => {
         reserved = true;
         this.pendingReservations.delete(reservation);
@@ -395,11 +472,12 @@ export class HostPool {
           if (this.closed) {
             conn.close();
             this.owner.releaseSlot();
-            return;
+            return false;
           }
           this.adopt(conn, generation);
           this.drain();
           this.afterRelease(conn);
+          return true;
         },
         (e: unknown) => {
           this.connecting--;
@@ -407,7 +485,7 @@ export class HostPool {
           if (!reserved) {
             // Nobody needed the connection any more; not a host failure.
             this.drain();
-            return;
+            return false;
           }
           this.owner.releaseSlot();
           const err = isScoutError(e)
@@ -418,6 +496,7 @@ export class HostPool {
           this.owner.observer.connectFailed?.(this.alias, err.code, (performance.now() - started) / 1000);
           this.lastError = err;
           this.consecutiveFailures++;
+          this.lastFailureAt = performance.now();
           if (this.consecutiveFailures >= this.limits.failureThreshold) {
             const exp = this.consecutiveFailures - this.limits.failureThreshold;
             const backoff = Math.min(this.limits.backoffBaseMs * 2 ** exp, this.limits.backoffMaxMs);
@@ -429,6 +508,9 @@ export class HostPool {
           } else {
             this.drain();
           }
+          // A background re-dial keeps trying (backing off) while it is still wanted.
+          if (this.wantsWarmConnection() !== undefined) this.owner.warmWanted(this);
+          return false;
         },
       );
   }
@@ -441,9 +523,19 @@ export class HostPool {
       const i = this.connections.indexOf(conn);
       if (i >= 0) this.connections.splice(i, 1);
       this.owner.releaseSlot();
+      // Lost on its own: re-dial if recently used. Closed by us (idle, evicted): that was meant.
+      this.lostSinceDemand = conn.closeReason !== undefined;
       if (conn.closeReason) this.owner.observer.connectionClosed?.(this.alias, "lost");
       // Waiters may now need a replacement connection.
       this.drain();
+      // Nobody waiting, but a warm or recently used host: re-dial in the background.
+      if (
+        this.connections.length === 0 &&
+        this.connecting === 0 &&
+        this.wantsWarmConnection() !== undefined
+      ) {
+        this.owner.warmWanted(this);
+      }
     });
   }
 
