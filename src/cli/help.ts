@@ -5,8 +5,8 @@
 import { SETTING_SPECS } from "../config/settings.js";
 import { VERSION } from "../version.js";
 
-export type Command = "serve" | "config" | "demo" | "doctor";
-export const COMMANDS: readonly Command[] = ["serve", "config", "demo", "doctor"];
+export type Command = "serve" | "config" | "demo" | "doctor" | "resolve";
+export const COMMANDS: readonly Command[] = ["serve", "config", "demo", "doctor", "resolve"];
 
 export interface FlagSpec {
   name: string;
@@ -90,6 +90,10 @@ Usage:
   scout-mcp doctor [HOST…]
                           check each host (all by default) concurrently: DNS, TCP, host key,
                           authentication, SFTP, round-trip time; exit 1 if any fails
+  scout-mcp resolve [user@]HOST…
+                          print how each host resolves through the ssh config (ssh -G's format:
+                          hostname, user, port, identityfile…, proxyjump/proxycommand…) and its
+                          warnings; any name resolves; exit 1 where ssh would refuse the config
   scout-mcp config [--stdio | --http] [--host ADDR] [--port N]
                           print the effective configuration and where each value came from
   scout-mcp --help | --version
@@ -97,7 +101,7 @@ Usage:
 Options:
 ${FLAGS.map((f) => `  ${flagLabel(f).padEnd(20)} ${f.help}`).join("\n")}
 
-Environment (serve, doctor and config read the same settings):
+Environment (serve, doctor, resolve and config read the same settings):
 ${envLines.join("\n")}
 ${OTHER_ENV.map((e) => `  ${e.env}\n      ${e.help}`).join("\n")}
 

@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const extra = positionals.slice(1);
-  if (command !== "doctor" && extra.length > 0) {
+  if (command !== "doctor" && command !== "resolve" && extra.length > 0) {
     throw new UsageError(`Unexpected argument '${extra[0]}' for '${command}' (see scout-mcp --help)`);
   }
   const str = (name: string) => values[name] as string | undefined;
@@ -107,6 +107,10 @@ async function main(argv: string[]): Promise<number> {
       const { showConfig } = await import("./show-config.js");
       await showConfig(loaded, flagSources, process.stdout);
       return 0;
+    }
+    case "resolve": {
+      const { runResolve } = await import("./resolve.js");
+      return runResolve(loaded.settings, extra, { out: process.stdout, err: process.stderr });
     }
     case "doctor": {
       const { runDoctor } = await import("./doctor.js");

@@ -10,11 +10,25 @@ import { ScoutError } from "../errors.js";
 import type { HostConfig } from "./host.js";
 import { makeHostFilter } from "./host-filter.js";
 import type { Settings } from "./settings.js";
-import { loadSshConfig, type LoadedSshConfig } from "./ssh-config.js";
+import { loadSshConfig, type LoadOptions, type LoadedSshConfig } from "./ssh-config.js";
 
 export interface RegistryOptions {
   watch?: boolean;
   log?: (level: "warn" | "info", msg: string) => void;
+}
+
+/** What the registry needs of the settings (the ssh-config ones are optional for benchmarks). */
+export type RegistrySettings = Pick<Settings, "sshConfigPath" | "allowHosts" | "denyHosts"> &
+  Partial<Pick<Settings, "systemSshConfigPath" | "matchExec" | "matchExecTimeoutMs">>;
+
+/** LoadOptions for loadSshConfig() from the settings. */
+export function sshConfigLoadOptions(settings: RegistrySettings): LoadOptions {
+  return {
+    // Absent (a partial settings object): the default system file; undefined in Settings: none.
+    ...("systemSshConfigPath" in settings ? { systemConfigPath: settings.systemSshConfigPath ?? null } : {}),
+    ...(settings.matchExec !== undefined ? { matchExec: settings.matchExec } : {}),
+    ...(settings.matchExecTimeoutMs !== undefined ? { matchExecTimeoutMs: settings.matchExecTimeoutMs } : {}),
+  };
 }
 
 export class HostRegistry extends EventEmitter<{ change: [hosts: HostConfig[]] }> {
@@ -27,19 +41,18 @@ export class HostRegistry extends EventEmitter<{ change: [hosts: HostConfig[]] }
   private readonly allowed: (alias: string) => boolean;
   private closed = false;
   private loadedOnce = false;
+  /** Set while the config on disk does not parse and the last good one is served. */
+  private refused: { error: string; since: Date; keptHosts: number } | undefined;
 
   private constructor(
-    private readonly settings: Pick<Settings, "sshConfigPath" | "allowHosts" | "denyHosts">,
+    private readonly settings: RegistrySettings,
     private readonly options: RegistryOptions,
   ) {
     super();
     this.allowed = makeHostFilter(settings.allowHosts, settings.denyHosts);
   }
 
-  static async open(
-    settings: Pick<Settings, "sshConfigPath" | "allowHosts" | "denyHosts">,
-    options: RegistryOptions = {},
-  ): Promise<HostRegistry> {
+  static async open(settings: RegistrySettings, options: RegistryOptions = {}): Promise<HostRegistry> {
     const r = new HostRegistry(settings, options);
     await r.reload();
     return r;
@@ -67,8 +80,34 @@ export class HostRegistry extends EventEmitter<{ change: [hosts: HostConfig[]] }
     );
   }
 
+  /**
+   * Why the ssh config on disk is not the one in use: a reload found a config that ssh would
+   * refuse, so the last good one is kept. Undefined when the file in use is the file on disk.
+   */
+  configProblem(): string | undefined {
+    if (!this.refused) return undefined;
+    const { error, since, keptHosts } = this.refused;
+    return `ssh config change not applied (${since.toISOString()}): ${error}; still serving the last good config (${keptHosts} hosts)`;
+  }
+
   async reload(): Promise<void> {
-    const loaded = await loadSshConfig(this.settings.sshConfigPath);
+    const loaded = await loadSshConfig(this.settings.sshConfigPath, sshConfigLoadOptions(this.settings));
+    if (loaded.error !== undefined && this.loadedOnce && this.loaded?.error === undefined && this.loaded) {
+      // A half-edited file must not replace a working config: keep serving the last good one, and
+      // keep watching (the new file's Includes too) to pick up the fix.
+      this.refused = {
+        error: loaded.error,
+        since: this.refused?.since ?? new Date(),
+        keptHosts: this.hosts.length,
+      };
+      this.options.log?.("warn", this.configProblem() as string);
+      if (this.options.watch) this.watchDirs([...new Set([...this.loaded.watchDirs, ...loaded.watchDirs])]);
+      const good = this.loaded;
+      const affects = (p: string) => good.affects(p) || loaded.affects(p);
+      this.loaded = { ...good, affects };
+      return;
+    }
+    this.refused = undefined;
     for (const w of loaded.warnings) this.options.log?.("warn", w);
     const hosts = loaded.hosts
       .filter((h) => this.allowed(h.alias))

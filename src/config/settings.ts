@@ -12,6 +12,12 @@ export type TransportKind = "http" | "stdio";
 
 export interface Settings {
   sshConfigPath: string;
+  /** System-wide ssh_config read after the user's; undefined: none. */
+  systemSshConfigPath: string | undefined;
+  /** Run `Match exec` commands of the ssh config. */
+  matchExec: boolean;
+  /** Milliseconds one `Match exec` command may run. */
+  matchExecTimeoutMs: number;
   knownHostsPath: string;
   strictHostKeyChecking: StrictHostKeyChecking;
   allowHosts: string[];
@@ -203,6 +209,33 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     description: "ssh_config file that lists the hosts (Include, Host patterns, ProxyJump honored)",
     defaultText: "~/.ssh/config",
     parse: pathSetting(() => "~/.ssh/config"),
+  },
+  {
+    key: "systemSshConfigPath",
+    env: "SCOUT_SSH_SYSTEM_CONFIG",
+    description:
+      "System-wide ssh_config read after SCOUT_SSH_CONFIG, as ssh reads it (first value wins); 'none' skips it",
+    defaultText: "/etc/ssh/ssh_config",
+    parse: (raw) => {
+      const v = raw?.trim();
+      if (v === undefined || v === "") return "/etc/ssh/ssh_config";
+      return v.toLowerCase() === "none" ? undefined : expandHome(v);
+    },
+  },
+  {
+    key: "matchExec",
+    env: "SCOUT_MATCH_EXEC",
+    description:
+      "Run the ssh config's `Match exec` commands as ssh does (sh -c, exit 0 matches); off: they never match (warned)",
+    defaultText: "on",
+    parse: bool(true),
+  },
+  {
+    key: "matchExecTimeoutMs",
+    env: "SCOUT_MATCH_EXEC_TIMEOUT",
+    description: "Seconds one `Match exec` command may run; past it the host is refused with a config error",
+    defaultText: "10",
+    parse: positiveNumber(10, { scale: 1000 }),
   },
   {
     key: "knownHostsPath",

@@ -53,10 +53,11 @@ Host *
     expect(hosts.find((h) => h.alias === "b")!.user).toBe("me");
   });
 
-  it("warns and uses 22 for an invalid port", () => {
-    const r = parseSshConfigText("Host a\n  Port nope\n", ctx);
-    expect(r.hosts[0]!.port).toBe(22);
-    expect(r.warnings.join()).toMatch(/invalid Port/);
+  it("refuses the whole config for an invalid port, as ssh does", () => {
+    const r = parseSshConfigText("Host a\n  Port nope\nHost b\n  User x\n", ctx);
+    expect(r.hosts.map((h) => h.alias)).toEqual(["a", "b"]);
+    for (const h of r.hosts) expect(h.configError).toMatch(/^\(text\):2: Bad port 'nope'\./);
+    expect(r.warnings.join()).toMatch(/ssh config refused/);
   });
 
   it("resolves ProxyJump chains through the config, with loops guarded", () => {
@@ -98,18 +99,23 @@ Host loop2
   });
 
   it("keeps hosts with an unusable ProxyJump listed with a configError", () => {
+    // A ProxyJump ssh cannot parse makes the whole file fatal (ssh -G exits 255).
+    const bad = parseSshConfigText("Host bad\n  ProxyJump user@[::1\nHost ok\n", ctx);
+    expect(bad.hosts.map((h) => [h.alias, h.configError])).toEqual([
+      ["bad", expect.stringMatching(/^\(text\):2: Invalid ProxyJump "user@\[::1"/)],
+      ["ok", expect.stringMatching(/Invalid ProxyJump/)],
+    ]);
     const r = parseSshConfigText(
-      "Host bad\n  ProxyJump user@[::1\nHost self\n  ProxyJump self\nHost * !j?\n  ProxyJump j1\nHost j1\n  ProxyJump j2\nHost j2\n",
+      "Host self\n  ProxyJump self\nHost * !j?\n  ProxyJump j1\nHost j1\n  ProxyJump j2\nHost j2\n",
       ctx,
     );
     const by = new Map(r.hosts.map((h) => [h.alias, h]));
-    expect([...by.keys()]).toEqual(["bad", "self", "j1", "j2"]);
-    expect(by.get("bad")!.configError).toMatch(/cannot parse ProxyJump/);
-    expect(by.get("self")!.configError).toMatch(/ProxyJump loop: self → self/);
+    expect([...by.keys()]).toEqual(["self", "j1", "j2"]);
+    expect(by.get("self")!.configError).toMatch(/jumphost loop via self/);
     // j1 jumps via j2 (Host * excludes j?), j2 is direct: both fine.
     expect(by.get("j1")!.configError).toBeUndefined();
     expect(by.get("j1")!.proxyJump.map((j) => j.alias)).toEqual(["j2"]);
-    expect(r.warnings.filter((w) => /will fail until the config is fixed/.test(w))).toHaveLength(2);
+    expect(r.warnings.filter((w) => /will fail until the config is fixed/.test(w))).toHaveLength(1);
   });
 
   it("follows Include (relative to ~/.ssh, globs, nested, loops) and reports the files read", async () => {
@@ -127,14 +133,20 @@ Host loop2
     // own Host lines can never match, so "s" is not a usable host.
     writeFileSync(join(home, ".ssh", "conf.d", "scoped.inc"), "Host s\n  HostName s.example\n");
     writeFileSync(join(home, ".ssh", "conf.d", "b.conf"), "Host b\n  HostName b.example\n");
+    writeFileSync(join(home, ".ssh", "conf.d", "nested.inc"), "Host n\n  HostName n.example\n");
+    const opts = { home, localUser: "me", systemConfigPath: null };
+    const r = await loadSshConfig(join(home, ".ssh", "config"), opts);
+    expect(r.error).toBeUndefined();
+    expect(r.hosts.map((h) => h.alias).sort()).toEqual(["a", "b", "main", "n"]);
+    expect(r.files.length).toBe(5);
+    // An Include loop is "Too many recursive configuration includes" for ssh: fatal, so refused.
     writeFileSync(
       join(home, ".ssh", "conf.d", "nested.inc"),
       "Host n\n  HostName n.example\nInclude ~/.ssh/config\n",
     );
-    const r = await loadSshConfig(join(home, ".ssh", "config"), { home, localUser: "me" });
-    expect(r.hosts.map((h) => h.alias).sort()).toEqual(["a", "b", "main", "n"]);
-    expect(r.files.length).toBe(5);
-    expect(r.warnings.join()).toMatch(/loop/);
+    const loop = await loadSshConfig(join(home, ".ssh", "config"), opts);
+    expect(loop.error).toMatch(/Too many recursive configuration includes/);
+    expect(loop.hosts.every((h) => /Too many recursive/.test(h.configError ?? ""))).toBe(true);
   });
 
   it("a missing config gives zero hosts and a warning", async () => {
