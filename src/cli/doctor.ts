@@ -120,7 +120,8 @@ function probeTcp(
 
 function describeMethod(m: AnyAuthMethod): string {
   if (m.type === "agent") return "ssh-agent";
-  const keyPath = (m as AnyAuthMethod & { keyPath?: string }).keyPath;
+  const { keyPath, certPath } = m as AnyAuthMethod & { keyPath?: string; certPath?: string };
+  if (certPath) return `certificate ${tildify(certPath)}`;
   return keyPath ? `key ${tildify(keyPath)}` : m.type;
 }
 

@@ -1,8 +1,10 @@
 /**
  * Host key verification against an OpenSSH known_hosts file: plain and hashed (`|1|salt|hash`)
- * names, `[host]:port`, comma lists, wildcards and negation, `@revoked`; `@cert-authority` lines
- * are skipped (no certificates). The file is re-read when it changes (mtime, checked at most once
- * a second) and appended to in accept-new mode.
+ * names, `[host]:port`, comma lists, wildcards and negation, `@revoked`. `@cert-authority` lines
+ * are kept only to explain a refusal: ssh2 cannot negotiate host certificates. Each file is re-read
+ * when it changes (mtime, checked at most once a second); accept-new appends to the first user file.
+ * A host's files are its UserKnownHostsFile (default SCOUT_KNOWN_HOSTS) and GlobalKnownHostsFile
+ * (default /etc/ssh/ssh_known_hosts and ssh_known_hosts2), as in ssh.
  */
 import { createHash, createHmac } from "node:crypto";
 import { appendFile, mkdir, stat, readFile } from "node:fs/promises";
@@ -74,16 +76,24 @@ function hostFieldMatcher(field: string): (name: string) => boolean {
   };
 }
 
-function parse(text: string): Entry[] {
+interface CertAuthority {
+  matches(name: string): boolean;
+  line: number;
+}
+
+function parse(text: string, authorities: CertAuthority[] = []): Entry[] {
   const entries: Entry[] = [];
-  for (const raw of text.split(/\r?\n/)) {
+  for (const [i, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
     const parts = line.split(/\s+/);
     let marker: Entry["marker"] = "";
     if (parts[0]?.startsWith("@")) {
       const m = parts.shift();
-      if (m === "@cert-authority") continue;
+      if (m === "@cert-authority") {
+        if (parts[0]) authorities.push({ matches: hostFieldMatcher(parts[0]), line: i + 1 });
+        continue;
+      }
       if (m === "@revoked") marker = "@revoked";
       else continue;
     }
@@ -96,6 +106,7 @@ function parse(text: string): Entry[] {
 
 export class KnownHosts {
   private entries: Entry[] = [];
+  private authorities: CertAuthority[] = [];
   private mtimeMs = -1;
   private checkedAt = 0;
   private appending: Promise<void> = Promise.resolve();
@@ -117,11 +128,21 @@ export class KnownHosts {
       const s = await stat(this.path);
       if (!force && s.mtimeMs === this.mtimeMs) return;
       this.mtimeMs = s.mtimeMs;
-      this.entries = parse(await readFile(this.path, "utf8"));
+      const authorities: CertAuthority[] = [];
+      this.entries = parse(await readFile(this.path, "utf8"), authorities);
+      this.authorities = authorities;
     } catch {
       this.mtimeMs = -1;
       this.entries = [];
+      this.authorities = [];
     }
+  }
+
+  /** "FILE:LINE" of the first @cert-authority line for the host, if any. */
+  certAuthorityFor(host: string, port: number): string | undefined {
+    const name = knownHostsName(host, port);
+    const a = this.authorities.find((x) => x.matches(name) || x.matches(host));
+    return a ? `${this.path}:${a.line}` : undefined;
   }
 
   /**
@@ -152,8 +173,55 @@ export class KnownHosts {
   }
 }
 
+/** Where OpenSSH looks when GlobalKnownHostsFile is not set. */
+export const DEFAULT_GLOBAL_KNOWN_HOSTS = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
+
+/** One KnownHosts per file, shared by every host that names it. */
+export class KnownHostsFiles {
+  private readonly files = new Map<string, Promise<KnownHosts>>();
+
+  constructor(private readonly defaultUserFile: string) {}
+
+  get(path: string): Promise<KnownHosts> {
+    let k = this.files.get(path);
+    if (!k) {
+      k = KnownHosts.load(path);
+      this.files.set(path, k);
+    }
+    return k;
+  }
+
+  /** The host's files: [first user file (accept-new appends there), ...the other user and global files]. */
+  async forHost(host: HostConfig): Promise<{ known: KnownHosts; others: KnownHosts[] }> {
+    const user = host.userKnownHostsFiles?.length ? host.userKnownHostsFiles : [this.defaultUserFile];
+    const global = host.globalKnownHostsFiles ?? DEFAULT_GLOBAL_KNOWN_HOSTS;
+    const [known, ...others] = await Promise.all([...user, ...global].map((p) => this.get(p)));
+    return { known: known as KnownHosts, others };
+  }
+}
+
+/**
+ * The host's StrictHostKeyChecking as Scout's mode, Scout's setting when unset. "ask" cannot ask
+ * anyone: it refuses unknown keys like "yes" (verifyHostKey says so).
+ */
+export function hostKeyMode(host: HostConfig, fallback: StrictHostKeyChecking): StrictHostKeyChecking {
+  switch (host.strictHostKeyChecking) {
+    case "yes":
+    case "ask":
+      return "true";
+    case "no":
+      return "false";
+    case "accept-new":
+      return "accept-new";
+    default:
+      return fallback;
+  }
+}
+
 export interface VerifyOptions {
   known: KnownHosts;
+  /** The host's other known_hosts files (more user files, then the global ones), read only. */
+  others?: KnownHosts[];
   knownHostsPath: string;
   mode: StrictHostKeyChecking;
   host: HostConfig;
@@ -163,9 +231,18 @@ export interface VerifyOptions {
 
 /** Throws ScoutError("host-key-unknown" | "host-key-changed") when the key must be refused. */
 export async function verifyHostKey(o: VerifyOptions): Promise<void> {
-  await o.known.refresh();
+  const files = [o.known, ...(o.others ?? [])];
+  await Promise.all(files.map((f) => f.refresh()));
   const name = o.host.hostKeyAlias ?? o.host.hostname;
-  const status = o.known.check([name], o.host.port, o.key);
+  const statuses = files.map((f) => f.check([name], o.host.port, o.key));
+  // One revoked entry anywhere refuses the key; otherwise one file knowing it is enough.
+  const status: KeyStatus = statuses.includes("revoked")
+    ? "revoked"
+    : statuses.includes("known")
+      ? "known"
+      : statuses.includes("changed")
+        ? "changed"
+        : "unknown";
   const fp = fingerprint(o.key);
   const where = `${o.host.alias} (${knownHostsName(name, o.host.port)})`;
   if (status === "known") return;
@@ -198,6 +275,25 @@ export async function verifyHostKey(o: VerifyOptions): Promise<void> {
     await o.known.append(name, o.host.port, o.key);
     o.warn?.(`Trusted new host key for ${where} (${fp}) and added it to ${o.knownHostsPath}`);
     return;
+  }
+  const authority = files.map((f) => f.certAuthorityFor(name, o.host.port)).find((a) => a !== undefined);
+  if (authority) {
+    throw new ScoutError(
+      "host-key-unknown",
+      `Unknown host key for ${where}: ${keyTypeOf(o.key)} ${fp}. Its known_hosts trusts a certificate authority for it (@cert-authority at ${authority}), but Scout's SSH library (ssh2) cannot negotiate host certificates`,
+      {
+        hint: `Add the host's plain key: ${keyscanCommand(name, o.host.port, o.knownHostsPath)} (after verifying it)`,
+      },
+    );
+  }
+  if (o.host.strictHostKeyChecking === "ask") {
+    throw new ScoutError(
+      "host-key-unknown",
+      `Unknown host key for ${where}: ${keyTypeOf(o.key)} ${fp}. Its ssh config says StrictHostKeyChecking ask, and Scout has nobody to ask, so it refuses`,
+      {
+        hint: `Verify the key, then add it with: ${keyscanCommand(name, o.host.port, o.knownHostsPath)}, or set StrictHostKeyChecking accept-new for ${o.host.alias}`,
+      },
+    );
   }
   throw new ScoutError("host-key-unknown", `Unknown host key for ${where}: ${keyTypeOf(o.key)} ${fp}`, {
     hint: `Verify it, then add it with: ${keyscanCommand(name, o.host.port, o.knownHostsPath)} (or the line: ${keyscanLine(name, o.host.port, o.key)}), or set SCOUT_STRICT_HOST_KEY_CHECKING=accept-new`,

@@ -75,6 +75,7 @@ export function classifyHandshakeError(
 function describeMethod(m: AnyAuthMethod): string {
   if (m.type === "agent") return "ssh-agent";
   if (m.type !== "publickey") return m.type;
-  const withPath = m as AnyAuthMethod & { keyPath?: string };
+  const withPath = m as AnyAuthMethod & { keyPath?: string; certPath?: string };
+  if (withPath.certPath) return `certificate ${withPath.certPath}`;
   return withPath.keyPath ? `key ${withPath.keyPath}` : "a key";
 }

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isScoutError } from "../../src/errors.js";
 import { makeHostFilter } from "../../src/config/host-filter.js";
-import { resolveIdentities } from "../../src/config/identities.js";
 import { KnownHosts, fingerprint, keyscanLine, verifyHostKey } from "../../src/config/known-hosts.js";
 import { HostRegistry } from "../../src/config/registry.js";
 import { settingsWith } from "../../src/config/settings.js";
@@ -300,40 +299,6 @@ describe("known_hosts", () => {
     const warnings: string[] = [];
     await verifyHostKey({ ...base, mode: "false", key: k2.blob, warn: (m) => warnings.push(m) });
     expect(warnings[0]).toMatch(/changed/);
-  });
-});
-
-describe("identities", () => {
-  const dir = mkdtempSync(join(tmpdir(), "scout-ids-"));
-  mkdirSync(join(dir, ".ssh"));
-  const configured = genKey(dir, "configured");
-  genKey(join(dir, ".ssh"), "id_ed25519");
-  const encrypted = genKey(dir, "encrypted", "secret");
-
-  it("configured keys first, then default keys unless IdentitiesOnly, then the agent", async () => {
-    const r = await resolveIdentities(host({ identityFiles: [configured.priv], identitiesOnly: false }), {
-      home: dir,
-      agentSocket: "/tmp/agent.sock",
-    });
-    expect(r.keys.map((k) => k.path)).toEqual([configured.priv, join(dir, ".ssh", "id_ed25519")]);
-    expect(r.agent).toBe("/tmp/agent.sock");
-    const only = await resolveIdentities(host({ identityFiles: [configured.priv], identitiesOnly: true }), {
-      home: dir,
-      agentSocket: undefined,
-    });
-    expect(only.keys.map((k) => k.path)).toEqual([configured.priv]);
-  });
-
-  it("an encrypted key without a passphrase source gives a clear error", async () => {
-    const e = await resolveIdentities(host({ identityFiles: [encrypted.priv, join(dir, "missing")] }), {
-      home: dir,
-      agentSocket: undefined,
-    }).catch((x: unknown) => x);
-    expect(isScoutError(e, "key-unusable")).toBe(true);
-    expect((e as Error).message).toMatch(
-      /is encrypted and Scout has no passphrase for it: add it to ssh-agent/,
-    );
-    expect((e as Error).message).toMatch(/does not exist/);
   });
 });
 

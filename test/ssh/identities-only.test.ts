@@ -98,7 +98,7 @@ describe("IdentitiesOnly with ssh-agent", () => {
         identitiesOnly: false,
         proxyJump: [],
       },
-      { agentSocket: sock, home: lab.dir },
+      { agentSocket: sock },
     );
     expect(open.agent).toBe(sock);
   });
