@@ -66,6 +66,7 @@ export class ProxyProcess extends EventEmitter<{ exit: [] }> {
   private stderr = "";
   private exited: string | undefined;
   private killed = false;
+  private closed = false;
   private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
 
   constructor(host: HostConfig) {
@@ -86,6 +87,10 @@ export class ProxyProcess extends EventEmitter<{ exit: [] }> {
     });
     this.child.once("exit", (code, signal) => {
       this.exited = signal ? `was killed by ${signal}` : `exited with status ${code}`;
+    });
+    // "close": exited and its stdio drained, so the stderr we keep is complete.
+    this.child.once("close", () => {
+      this.closed = true;
       this.emit("exit");
     });
     // Ignore EPIPE on a command that exited: the handshake error (or the exit) says why.
@@ -111,14 +116,13 @@ export class ProxyProcess extends EventEmitter<{ exit: [] }> {
    * before the exit that explains it.
    */
   exitedWithin(ms: number): Promise<void> {
-    if (this.exited !== undefined) return Promise.resolve();
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       timer.unref();
       this.once("exit", () => {
         clearTimeout(timer);
-        // stderr may still be draining: let its last chunk arrive.
-        setImmediate(resolve);
+        resolve();
       });
     });
   }
