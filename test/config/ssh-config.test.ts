@@ -1,8 +1,9 @@
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runResolve } from "../../src/cli/resolve.js";
 import { isScoutError } from "../../src/errors.js";
 import { makeHostFilter } from "../../src/config/host-filter.js";
 import { KnownHosts, fingerprint, keyscanLine, verifyHostKey } from "../../src/config/known-hosts.js";
@@ -322,5 +323,90 @@ describe("host registry", () => {
     } finally {
       reg.close();
     }
+  });
+});
+
+describe("refused like ssh refuses", () => {
+  it("an included file others can write: Bad owner or permissions, for Scout and for ssh -G", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scout-perm-"));
+    const cfg = join(dir, "config");
+    writeFileSync(cfg, `Include ${dir}/inc\nHost a\n  User u\n`);
+    writeFileSync(join(dir, "inc"), "Host b\n");
+    chmodSync(join(dir, "inc"), 0o666);
+    const r = await loadSshConfig(cfg, { systemConfigPath: null });
+    expect(r.error).toMatch(/Bad owner or permissions on .*inc/);
+    expect(r.hosts.find((h) => h.alias === "a")!.configError).toMatch(/Bad owner or permissions/);
+    expect(spawnSync("ssh", ["-G", "-F", cfg, "a"]).status).toBe(255);
+    chmodSync(join(dir, "inc"), 0o644);
+    expect((await loadSshConfig(cfg, { systemConfigPath: null })).error).toBeUndefined();
+    expect(spawnSync("ssh", ["-G", "-F", cfg, "a"]).status).toBe(0);
+  });
+
+  it("a hot reload that does not parse keeps the last good config and says so", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scout-reload-"));
+    const cfg = join(dir, "config");
+    writeFileSync(cfg, "Host web1\n  User u\n");
+    const logs: string[] = [];
+    const reg = await HostRegistry.open(
+      settingsWith({ sshConfigPath: cfg, systemSshConfigPath: undefined, allowHosts: [], denyHosts: [] }),
+      { log: (_l, m) => logs.push(m) },
+    );
+    try {
+      writeFileSync(cfg, 'Host web1\n  User "half-edited\nHost web2\n');
+      await reg.reload();
+      expect(reg.list().map((h) => [h.alias, h.user, h.configError])).toEqual([["web1", "u", undefined]]);
+      expect(reg.configProblem()).toMatch(
+        /ssh config change not applied .*config:2: invalid quotes.*last good config \(1 hosts\)/,
+      );
+      expect(logs.join("\n")).toMatch(/ssh config change not applied/);
+      writeFileSync(cfg, "Host web1\n  User v\nHost web2\n");
+      await reg.reload();
+      expect(reg.configProblem()).toBeUndefined();
+      expect(reg.list().map((h) => [h.alias, h.user])).toEqual([
+        ["web1", "v"],
+        ["web2", reg.list()[1]!.user],
+      ]);
+    } finally {
+      reg.close();
+    }
+  });
+
+  it("Match exec runs with % tokens, and SCOUT_MATCH_EXEC=off makes it not match with a warning", () => {
+    const text = 'Match exec "test %h = box.example"\n  User matched\nHost box\n  HostName box.example\n';
+    // HostName comes after the Match line: in the first pass Match sees the alias, so no match…
+    expect(parseSshConfigText(text, ctx).hosts[0]!.user).toBe("me");
+    const t2 = 'Host box\n  HostName box.example\nMatch exec "test %h = box.example"\n  User matched\n';
+    expect(parseSshConfigText(t2, ctx).hosts[0]!.user).toBe("matched");
+    const off = parseSshConfigText(t2, { ...ctx, matchExec: false });
+    expect(off.hosts[0]!.user).toBe("me");
+    expect(off.hosts[0]!.warnings?.join()).toMatch(/Match exec "test box.example = box.example" not run/);
+  });
+
+  it("resolve prints ssh -G lines with Scout's defaults where the config is silent, and fails where ssh would", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scout-resolve-"));
+    const cfg = join(dir, "config");
+    writeFileSync(
+      cfg,
+      "Host a\n  HostName a.example\n  ProxyJump j@[::1]:2222\n  PKCS11Provider /lib/p11.so\n",
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: { write: (s: string) => out.push(s) }, err: { write: (s: string) => err.push(s) } };
+    const settings = settingsWith({
+      sshConfigPath: cfg,
+      systemSshConfigPath: undefined,
+      strictHostKeyChecking: "accept-new",
+    });
+    expect(await runResolve(settings, ["a", "ops@other"], io as never)).toBe(0);
+    const text = out.join("");
+    expect(text).toMatch(/^hostname a\.example\nuser \S+\nport 22\n/);
+    expect(text).toContain("proxyjump j@[::1]:2222\n");
+    expect(text).toContain("stricthostkeychecking accept-new\n");
+    expect(text).toMatch(/# warning: .*config:4: PKCS11Provider is ignored/);
+    expect(text).toMatch(/\n\nhostname other\nuser ops\n/);
+    writeFileSync(cfg, "Host a\n  Hostnme typo\n");
+    out.length = 0;
+    expect(await runResolve(settings, ["a"], io as never)).toBe(1);
+    expect(err.join("")).toMatch(/a: .*config:2: Bad configuration option: hostnme/);
   });
 });
