@@ -84,6 +84,16 @@ export class HostRegistry extends EventEmitter<{ change: [hosts: HostConfig[]] }
    * Why the ssh config on disk is not the one in use: a reload found a config that ssh would
    * refuse, so the last good one is kept. Undefined when the file in use is the file on disk.
    */
+  /**
+   * True when writing `path` could change the ssh configuration: a file it read (the user and
+   * system configs, their Includes) or a file an Include glob would pick up.
+   */
+  readsConfigFrom(path: string): boolean {
+    const loaded = this.loaded;
+    if (!loaded) return false;
+    return loaded.files.includes(path) || loaded.affects(path);
+  }
+
   configProblem(): string | undefined {
     if (!this.refused) return undefined;
     const { error, since, keptHosts } = this.refused;

@@ -25,6 +25,8 @@ export interface TransferResult {
 export interface TransferOptions {
   signal?: AbortSignal;
   onProgress?: (bytes: number, total?: number) => void;
+  /** Download: throws to refuse the final local path (see ops/config-files.ts). */
+  guardTarget?: (localPath: string) => Promise<void>;
 }
 
 const HIGH_WATER = 256 * 1024;
@@ -119,6 +121,8 @@ export async function download(
       } catch {
         /* target doesn't exist yet */
       }
+      // Before the temp file is made: a refused target gets no file written beside it either.
+      await opts.guardTarget?.(target);
       const tmp = join(dirname(target), `.${basename(target)}.scout-tmp-${randomBytes(4).toString("hex")}`);
       const count = counter(s.size, opts.onProgress);
       try {

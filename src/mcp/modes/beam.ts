@@ -8,6 +8,7 @@ import { isAbsolute, resolve as resolveLocal, sep } from "node:path";
 import { z } from "zod";
 import { ScoutError } from "../../errors.js";
 import { copyRemote, download, upload } from "../../ops/transfer.js";
+import { refuseConfigWrite } from "../../ops/config-files.js";
 import { formatTransfer } from "../format.js";
 import { defineMode, type Plan, type PlanEnv, type RunContext } from "../mode.js";
 import { parseRemoteSpec, parseTarget } from "../target.js";
@@ -111,7 +112,10 @@ export const beamMode = defineMode<BeamPlan, Moved>({
     const { from, to } = p;
     if ("local" in from && !("local" in to)) return upload(fleet.host(to.host), from.local, to.path, opts);
     if ("local" in to && !("local" in from))
-      return download(fleet.host(from.host), from.path, to.local, opts);
+      return download(fleet.host(from.host), from.path, to.local, {
+        ...opts,
+        guardTarget: (path) => refuseConfigWrite(path, ctx.engine),
+      });
     if (!("local" in from) && !("local" in to)) {
       return copyRemote(fleet.host(from.host), from.path, fleet.host(to.host), to.path, opts);
     }
