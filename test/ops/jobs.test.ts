@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isScoutError } from "../../src/errors.js";
@@ -30,6 +30,12 @@ const HOME = "/home/scoutlab";
 const spool = (id: string) => join(HOME, ".cache/scout-jobs", id);
 const uniqueSleep = () => String(5000 + randomInt(4_000_000));
 const CAP = 1 << 20;
+/** Every job this file starts, removed from the lab user's spool afterwards. */
+const created: string[] = [];
+function track<T extends { id: string }>(j: T): T {
+  created.push(j.id);
+  return j;
+}
 
 /** Live processes of the lab user in process group `pgid` (ps on the host; zombies excluded). */
 function groupMembers(pgid: number): string[] {
@@ -54,17 +60,20 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ops?.stop();
+  for (const id of created) rmSync(spool(id), { recursive: true, force: true });
 });
 
 describe("durable jobs", () => {
   it("start answers at once; status, output and wait read the job back from the host", async () => {
     const host = ops.host();
     const started = performance.now();
-    const job = await startJob(host, ops.limits(), {
-      command: "echo one; echo err >&2; sleep 1; echo two; exit 3",
-      cwd: root,
-      capBytes: CAP,
-    });
+    const job = track(
+      await startJob(host, ops.limits(), {
+        command: "echo one; echo err >&2; sleep 1; echo two; exit 3",
+        cwd: root,
+        capBytes: CAP,
+      }),
+    );
     expect(performance.now() - started).toBeLessThan(5000); // not the command's 1 s+, nor a hang
     expect(job.state).toBe("running");
     expect(job.pid).toBeGreaterThan(1);
@@ -74,6 +83,9 @@ describe("durable jobs", () => {
     expect(statSync(join(HOME, ".cache/scout-jobs")).mode & 0o777).toBe(0o700);
     expect(statSync(join(spool(job.id), "cmd")).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(spool(job.id), "cwd"), "utf8")).toBe(root);
+    // The pid answered at once is the runner's own record: session and process group leader.
+    expect(await eventually(() => existsSync(join(spool(job.id), "pid")))).toBe(true);
+    expect(readFileSync(join(spool(job.id), "pid"), "utf8").split(" ")[0]).toBe(String(job.pid));
 
     const running = await jobStatus(host, job.id, ops.limits());
     expect(running.state).toBe("running");
@@ -90,11 +102,13 @@ describe("durable jobs", () => {
 
   it("a job outlives the fleet that started it and a second fleet reads, follows and waits for it", async () => {
     const a = makeFleet(ops.lab, [{ alias: "h0", port: ops.lab.hosts[0]!.port }]);
-    const job = await startJob(a.host("h0"), ops.limits(), {
-      command: "for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.4; done",
-      cwd: root,
-      capBytes: CAP,
-    });
+    const job = track(
+      await startJob(a.host("h0"), ops.limits(), {
+        command: "for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.4; done",
+        cwd: root,
+        capBytes: CAP,
+      }),
+    );
     await a.close(); // Scout "restarts": every connection of the first instance is gone
     const b = makeFleet(ops.lab, [{ alias: "h0", port: ops.lab.hosts[0]!.port }]);
     try {
@@ -121,11 +135,13 @@ describe("durable jobs", () => {
     const host = ops.host();
     const s1 = uniqueSleep();
     const s2 = uniqueSleep();
-    const job = await startJob(host, ops.limits(), {
-      command: `sleep ${s1} & sleep ${s2} & wait`,
-      cwd: root,
-      capBytes: CAP,
-    });
+    const job = track(
+      await startJob(host, ops.limits(), {
+        command: `sleep ${s1} & sleep ${s2} & wait`,
+        cwd: root,
+        capBytes: CAP,
+      }),
+    );
     const pgid = job.pid!;
     expect(await eventually(() => groupMembers(pgid).filter((a) => a.startsWith("sleep")).length === 2)).toBe(
       true,
@@ -141,11 +157,13 @@ describe("durable jobs", () => {
   it("cancel KILLs a group that ignores TERM, after the grace", async () => {
     const host = ops.host();
     const s = uniqueSleep();
-    const job = await startJob(host, ops.limits(), {
-      command: `trap '' TERM; sleep ${s}`,
-      cwd: root,
-      capBytes: CAP,
-    });
+    const job = track(
+      await startJob(host, ops.limits(), {
+        command: `trap '' TERM; sleep ${s}`,
+        cwd: root,
+        capBytes: CAP,
+      }),
+    );
     const pgid = job.pid!;
     expect(await eventually(() => groupMembers(pgid).some((a) => a === `sleep ${s}`))).toBe(true);
     const r = await cancelJob(host, job.id, ops.limits(), { graceS: 0.5 });
@@ -157,11 +175,13 @@ describe("durable jobs", () => {
   it("the spool stops at its cap while the command runs to its end", async () => {
     const host = ops.host();
     // 200,000 bytes of output against a 10,000-byte cap; the command must not die of SIGPIPE.
-    const job = await startJob(host, ops.limits(), {
-      command: "i=0; while [ $i -lt 2000 ]; do printf '%099d\\n' $i; i=$((i+1)); done; echo finished >&2",
-      cwd: root,
-      capBytes: 10_000,
-    });
+    const job = track(
+      await startJob(host, ops.limits(), {
+        command: "i=0; while [ $i -lt 2000 ]; do printf '%099d\\n' $i; i=$((i+1)); done; echo finished >&2",
+        cwd: root,
+        capBytes: 10_000,
+      }),
+    );
     const done = await waitJob(host, job.id, ops.limits(), { maxMs: 20_000 });
     expect(done).toMatchObject({ state: "exited", exitCode: 0, capBytes: 10_000, outputBytes: 10_000 });
     expect(done.droppedBytes).toBe(200_000 + "finished\n".length - 10_000);
@@ -171,7 +191,10 @@ describe("durable jobs", () => {
   it("a runner killed under its job shows as lost, not running", async () => {
     const host = ops.host();
     const s = uniqueSleep();
-    const job = await startJob(host, ops.limits(), { command: `sleep ${s}`, cwd: root, capBytes: CAP });
+    const job = track(
+      await startJob(host, ops.limits(), { command: `sleep ${s}`, cwd: root, capBytes: CAP }),
+    );
+    expect(await eventually(() => existsSync(join(spool(job.id), "pid")))).toBe(true);
     process.kill(-job.pid!, "SIGKILL"); // the host "crashes" the whole job: nobody writes a status
     expect(await eventually(() => groupMembers(job.pid!).length === 0)).toBe(true);
     expect((await jobStatus(host, job.id, ops.limits())).state).toBe("lost");
@@ -192,8 +215,10 @@ describe("durable jobs", () => {
   it("listing removes finished jobs older than the retention, and keeps running ones", async () => {
     const host = ops.host();
     const s = uniqueSleep();
-    const quick = await startJob(host, ops.limits(), { command: "true", cwd: root, capBytes: CAP });
-    const slow = await startJob(host, ops.limits(), { command: `sleep ${s}`, cwd: root, capBytes: CAP });
+    const quick = track(await startJob(host, ops.limits(), { command: "true", cwd: root, capBytes: CAP }));
+    const slow = track(
+      await startJob(host, ops.limits(), { command: `sleep ${s}`, cwd: root, capBytes: CAP }),
+    );
     await waitJob(host, quick.id, ops.limits(), { maxMs: 10_000 });
     await new Promise((r) => setTimeout(r, 2100));
     const { jobs, removed } = await listJobs(host, ops.limits(), { retentionS: 1 });
@@ -205,11 +230,13 @@ describe("durable jobs", () => {
 
   it("a dead host answers job queries with an error that names it and says the job is unaffected", async () => {
     const host = ops.host(1);
-    const job = await startJob(host, ops.limits(), {
-      command: "sleep 2",
-      cwd: ops.lab.hosts[1]!.root,
-      capBytes: CAP,
-    });
+    const job = track(
+      await startJob(host, ops.limits(), {
+        command: "sleep 2",
+        cwd: ops.lab.hosts[1]!.root,
+        capBytes: CAP,
+      }),
+    );
     await ops.lab.hosts[1]!.stop();
     for (const q of [
       () => jobStatus(host, job.id, ops.limits()),
@@ -225,29 +252,34 @@ describe("durable jobs", () => {
 });
 
 describe("parseJobRecords", () => {
-  it("reads states, signals and sizes from the script's records", () => {
-    const rec = (id: string, lines: string[]) => `\x1eJOB ${id}\n${lines.join("\n")}\n`;
-    const out =
-      rec("20261203-000001-aaaaaa", [
-        "started=100",
-        "cap=50",
-        "sudo=0",
-        "pid=7",
-        "status=0 110",
-        "cwd=/",
-        "cmd=true",
-      ]) +
-      rec("20261203-000002-aaaaaa", ["started=100", "pid=8", "status=143 110", "cwd=/", "cmd=x"]) +
-      rec("20261203-000003-aaaaaa", [
-        "started=100",
-        "pid=9",
-        "status=143 110",
-        "cancel=105 TERM",
-        "cmd=a\x1fb",
-      ]) +
-      rec("20261203-000004-aaaaaa", ["started=100", "pid=9", "alive=0"]) +
-      rec("20261203-000005-aaaaaa", ["removed=1"]) +
-      "\x1eSIZES\n     12 /h/.cache/scout-jobs/20261203-000001-aaaaaa/output\n     12 total\n\x1eNOW 200\n";
+  it("reads states, signals and sizes from the script's answer", () => {
+    const id = (n: number) => `20261203-00000${n}-aaaaaa`;
+    const f = (n: number, file: string, lines: string[]) => lines.map((l) => `${id(n)}/${file}:${l}`);
+    const out = [
+      `\x1eALIVE ${id(4)} 0`,
+      `\x1eALIVE ${id(6)} 1`,
+      `\x1eREMOVED ${id(5)}`,
+      "\x1eFILES",
+      ...f(1, "meta", ["started=100", "cap=50", "sudo=0"]),
+      ...f(1, "status", ["0 110"]),
+      ...f(1, "pid", ["7 123"]),
+      ...f(1, "cwd", ["/"]),
+      ...f(2, "meta", ["started=100"]),
+      ...f(2, "status", ["143 110"]),
+      ...f(3, "meta", ["started=100"]),
+      ...f(3, "status", ["143 110"]),
+      ...f(3, "cancel", ["105 TERM"]),
+      ...f(4, "meta", ["started=100"]),
+      ...f(6, "meta", ["started=100", "sudo=1"]),
+      ...f(6, "pid", ["9 456"]),
+      "\x1eCMDS",
+      ...f(1, "cmd", ["true"]),
+      ...f(3, "cmd", ["a\x1fb"]),
+      "\x1eSIZES",
+      `     12 ${id(1)}/output`,
+      "     12 total",
+      "\x1eNOW 200",
+    ].join("\n");
     const { jobs, removed } = parseJobRecords("h", out);
     expect(removed).toBe(1);
     expect(jobs.map((j) => [j.state, j.exitCode, j.signal ?? null])).toEqual([
@@ -255,8 +287,10 @@ describe("parseJobRecords", () => {
       ["killed", 143, "TERM"],
       ["cancelled", 143, "TERM"],
       ["lost", null, null],
+      ["running", null, null],
     ]);
-    expect(jobs[0]).toMatchObject({ outputBytes: 12, capBytes: 50, cwd: "/", command: "true" });
+    expect(jobs[0]).toMatchObject({ outputBytes: 12, capBytes: 50, cwd: "/", command: "true", pid: 7 });
     expect(jobs[2]!.command).toBe("a\nb");
+    expect(jobs[4]).toMatchObject({ sudo: true, pid: 9 });
   });
 });

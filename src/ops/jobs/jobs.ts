@@ -133,6 +133,8 @@ export interface StartJobOptions extends JobOptions {
   sudo?: { password: string | undefined };
   /** Defaults to a fresh id. */
   id?: string;
+  /** Sweep this host's finished jobs older than this (seconds) in the background. */
+  retentionS?: number;
 }
 
 /** Starts a detached job and answers as soon as its runner has recorded its pid. */
@@ -148,6 +150,7 @@ export async function startJob(host: HostAccess, limits: Limits, o: StartJobOpti
       cwd: o.cwd,
       capBytes: o.capBytes,
       ...(o.sudo ? { sudo: { withPassword } } : {}),
+      ...(o.retentionS ? { retentionS: o.retentionS } : {}),
     }),
     limits,
     "starting a job",
@@ -192,37 +195,45 @@ export async function startJob(host: HostAccess, limits: Limits, o: StartJobOpti
   };
 }
 
-/** Interprets the records of listScript. Pure: unit-tested without a host. */
+const RECORD_LINE = /^([0-9]{8}-[0-9]{6}-[0-9a-f]{6})\/([a-z]+):(.*)$/;
+
+/** Interprets listScript's answer. Pure: unit-tested without a host. */
 export function parseJobRecords(host: string, out: string): { jobs: JobInfo[]; removed: number } {
-  const sizesAt = out.indexOf(`${RS}SIZES\n`);
-  const body = sizesAt >= 0 ? out.slice(0, sizesAt) : out;
+  const files = new Map<string, Map<string, string>>();
+  const alive = new Map<string, string>();
   const sizes = new Map<string, number>();
-  if (sizesAt >= 0) {
-    for (const line of out.slice(sizesAt).split("\n")) {
-      const m = /^\s*(\d+)\s+.*\/([^/]+)\/output$/.exec(line);
+  let removed = 0;
+  let section = "";
+  for (const line of out.split("\n")) {
+    if (line.startsWith(RS)) {
+      const [word, id, value] = line.slice(1).split(" ");
+      if (word === "ALIVE" && id) alive.set(id, value ?? "0");
+      else if (word === "REMOVED") removed++;
+      else section = word ?? "";
+      continue;
+    }
+    if (section === "SIZES") {
+      const m = /^\s*(\d+)\s+([^/\s]+)\/output$/.exec(line);
       if (m) sizes.set(m[2]!, Number(m[1]));
+      continue;
+    }
+    const m = RECORD_LINE.exec(line);
+    if (!m) continue;
+    const [, id, file, value] = m as unknown as [string, string, string, string];
+    let kv = files.get(id);
+    if (!kv) files.set(id, (kv = new Map()));
+    if (file === "meta") {
+      const eq = value.indexOf("=");
+      if (eq > 0) kv.set(value.slice(0, eq), value.slice(eq + 1));
+    } else if (!kv.has(file)) {
+      kv.set(file, value); // first line only (a path with a newline is shown cut)
     }
   }
   const jobs: JobInfo[] = [];
-  let removed = 0;
-  for (const rec of body.split(`${RS}JOB `).slice(1)) {
-    const lines = rec.split("\n");
-    const id = lines[0]!.trim();
-    const kv = new Map<string, string>();
-    for (const l of lines.slice(1)) {
-      const eq = l.indexOf("=");
-      if (eq > 0) kv.set(l.slice(0, eq), l.slice(eq + 1));
-    }
-    if (kv.get("removed") === "1") {
-      removed++;
-      continue;
-    }
-    const num = (k: string) => {
-      const v = kv.get(k);
-      return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
-    };
-    const startedS = num("started") ?? 0;
-    const pid = num("pid");
+  for (const [id, kv] of files) {
+    const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+    const startedS = num(kv.get("started")) ?? 0;
+    const pid = num(kv.get("pid")?.split(" ")[0]);
     const [cancelAt, cancelSig] = (kv.get("cancel") ?? "").split(" ");
     const status = kv.get("status");
     let state: JobState;
@@ -231,8 +242,9 @@ export function parseJobRecords(host: string, out: string): { jobs: JobInfo[]; r
     let endedAt: Date | undefined;
     if (status !== undefined) {
       const [rc, ended] = status.split(" ");
-      endedAt = ended && /^\d+$/.test(ended) ? new Date(Number(ended) * 1000) : undefined;
-      const code = rc !== undefined && /^\d+$/.test(rc) ? Number(rc) : null;
+      const endedS = num(ended);
+      endedAt = endedS !== undefined ? new Date(endedS * 1000) : undefined;
+      const code = num(rc) ?? null;
       exitCode = code;
       const bySignal = code !== null && code > 128 ? SIGNALS[code - 128] : undefined;
       if (cancelAt) {
@@ -248,10 +260,10 @@ export function parseJobRecords(host: string, out: string): { jobs: JobInfo[]; r
         state = "exited";
       }
     } else {
-      const alive = kv.get("alive");
-      state = alive === "1" ? "running" : alive === "starting" ? "starting" : "lost";
+      const a = alive.get(id);
+      state = a === "1" ? "running" : a === "starting" ? "starting" : "lost";
     }
-    const dropped = num("dropped");
+    const dropped = num(kv.get("dropped")?.trim());
     jobs.push({
       host,
       id,
@@ -266,7 +278,7 @@ export function parseJobRecords(host: string, out: string): { jobs: JobInfo[]; r
       ...(pid !== undefined ? { pid } : {}),
       sudo: kv.get("sudo") === "1",
       outputBytes: sizes.get(id) ?? 0,
-      capBytes: num("cap") ?? 0,
+      capBytes: num(kv.get("cap")) ?? 0,
       ...(dropped !== undefined ? { droppedBytes: dropped } : {}),
     });
   }

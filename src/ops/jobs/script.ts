@@ -113,12 +113,50 @@ export interface StartScriptOptions {
   cwd: string;
   capBytes: number;
   sudo?: { withPassword: boolean };
+  /** Sweep finished jobs older than this (seconds) in the background; 0 or absent: don't. */
+  retentionS?: number;
+}
+
+/**
+ * The sweep over job directories (the shell's cwd is the spool): a job without a status gets an
+ * `RS ALIVE <id> 1|0|starting` line (live runner with the recorded start time, none, or not yet
+ * recorded within 30 s of the start); with `R` > 0, finished jobs that ended more than R seconds
+ * ago, and lost ones started that long ago, are removed (`RS REMOVED <id>`). Builtins only, and
+ * one `rm` for all removals: dash's `read` reads a byte per syscall, so only the short status, pid and
+ * (for runner-less jobs) meta files are read here; the rest is printed by one grep.
+ */
+function sweep(glob: string): string {
+  return [
+    `set --`,
+    `for J in ${glob}; do`,
+    `  [ -d "$J" ] || continue`,
+    `  if [ -f "$J/status" ]; then`,
+    `    [ "$R" -gt 0 ] || continue`,
+    `    __rc=; __end=; IFS=' ' read -r __rc __end < "$J/status"`,
+    `    case $__end in ''|*[!0-9]*) continue;; esac`,
+    `    [ $((now - __end)) -gt "$R" ] && set -- "$@" "$J"`,
+    `    continue`,
+    `  fi`,
+    `  pid=; pst0=; [ -f "$J/pid" ] && read -r pid pst0 < "$J/pid"`,
+    `  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(pst "$pid")" = "$pst0" ]; then printf '${RS}ALIVE %s 1\\n' "$J"; continue; fi`,
+    `  started=0; [ -f "$J/meta" ] && while IFS= read -r l; do case $l in started=*) started=\${l#started=};; esac; done < "$J/meta"`,
+    `  case $started in ''|*[!0-9]*) started=0;; esac`,
+    `  if [ -z "$pid" ] && [ $((now - started)) -lt 30 ]; then printf '${RS}ALIVE %s starting\\n' "$J"; continue; fi`,
+    `  if [ "$R" -gt 0 ] && [ $((now - started)) -gt "$R" ]; then set -- "$@" "$J"; continue; fi`,
+    `  printf '${RS}ALIVE %s 0\\n' "$J"`,
+    `done`,
+    // One rm for every removal (a fork each would cost seconds for a thousand).
+    `[ $# -gt 0 ] && rm -rf -- "$@" && printf '${RS}REMOVED %s\\n' "$@"`,
+  ].join("\n");
 }
 
 /**
  * Creates the job directory and starts the runner detached (setsid, else perl's POSIX::setsid),
- * stdin closed, every fd away from the SSH channel so that the channel closes at once. Prints
- * `RS JOB pid RS` once the runner has recorded itself, `RS NODIR RS` or `RS NOSETSID RS` otherwise.
+ * stdin closed, every fd away from the SSH channel so that the channel closes at once, and answers
+ * `RS JOB <pid> RS` at once: `$!` is the runner itself (setsid only forks when the caller leads a
+ * process group, and a background child of a shell without job control never does). Otherwise
+ * `RS NODIR RS`, `RS NOSPOOL RS` or `RS NOSETSID RS`. With `retentionS`, a background sweep then
+ * removes old finished jobs without delaying the answer.
  */
 export function startScript(o: StartScriptOptions): string {
   const sudo = o.sudo ? (o.sudo.withPassword ? "password" : "nopasswd") : "none";
@@ -128,24 +166,25 @@ export function startScript(o: StartScriptOptions): string {
     sudo === "password" ? `IFS= read -r P` : ``,
     cdTo(o.cwd),
     D,
-    `mkdir -p "$D" && chmod 700 "$D" || { printf '${RS}NOSPOOL${RS}\\n'; exit 0; }`,
+    `[ -d "$D" ] || { mkdir -p "$D" && chmod 700 "$D"; } || { printf '${RS}NOSPOOL${RS}\\n'; exit 0; }`,
     `J="$D/${o.id}"`,
     `mkdir "$J" || { printf '${RS}NOSPOOL${RS}\\n'; exit 0; }`,
     `printf '%s' ${shellQuote(o.command)} > "$J/cmd"`,
     o.sudo ? `printf '%s' ${shellQuote(sudoCommand(o.command, o.sudo.withPassword))} > "$J/cmd.sudo"` : ``,
     `printf '%s' "$PWD" > "$J/cwd"`,
-    `printf 'started=%s\\ncap=%s\\nsudo=%s\\n' "$(date +%s)" ${o.capBytes} ${sudo === "none" ? 0 : 1} > "$J/meta"`,
+    `now=$(date +%s)`,
+    `printf 'started=%s\\ncap=%s\\nsudo=%s\\n' "$now" ${o.capBytes} ${sudo === "none" ? 0 : 1} > "$J/meta"`,
     `if command -v setsid >/dev/null 2>&1; then set -- setsid`,
     `elif command -v perl >/dev/null 2>&1; then set -- perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV or die'`,
     `else rm -rf "$J"; printf '${RS}NOSETSID${RS}\\n'; exit 0; fi`,
     sudo === "password"
       ? `printf '%s\\n' "$P" | "$@" /bin/sh -c ${runner} scout-job "$J" ${o.capBytes} >/dev/null 2>&1 &`
       : `"$@" /bin/sh -c ${runner} scout-job "$J" ${o.capBytes} </dev/null >/dev/null 2>&1 &`,
-    `unset P`,
-    // Wait (at most ~3 s) for the runner's pid record so that the answer can name it.
-    `i=0; while [ ! -f "$J/pid" ] && [ $i -lt 150 ]; do sleep 0.02 2>/dev/null || sleep 1; i=$((i+1)); done`,
-    `pid=; [ -f "$J/pid" ] && read -r pid __st < "$J/pid"`,
+    `pid=$!; unset P`,
     `printf '${RS}JOB %s${RS}\\n' "$pid"`,
+    (o.retentionS ?? 0) > 0
+      ? `( R=${o.retentionS}; cd "$D" || exit 0\n${PST}\n${sweep("*")}\n) </dev/null >/dev/null 2>&1 &`
+      : ``,
   ];
   return lines.filter((l) => l !== "").join("\n");
 }
@@ -159,42 +198,36 @@ export interface ListScriptOptions {
   fullCommand?: boolean;
 }
 
+/** The small files a listing prints, `<id>/<file>:<line>` each (grep -H). */
+const RECORD_FILES = ["meta", "status", "pid", "cancel", "dropped", "cwd"];
+
 /**
- * Prints one record per job: `RS JOB <id>` then key=value lines (meta, status, pid, alive, cancel,
- * dropped, cwd, cmd), then `RS SIZES` and `wc -c` of every output file. A removed job prints
- * `removed=1` and nothing else. `RS NOJOB` when the one job asked for does not exist.
+ * Prints the sweep's `RS ALIVE`/`RS REMOVED` lines, then `RS FILES` and every small file of every
+ * job as `<id>/<file>:<line>` (one grep for all), `RS CMDS` and each command's first line (or the
+ * whole command, newlines as \037), `RS SIZES` and `wc -c` of every output, and `RS NOW <epoch>`.
+ * `RS NOJOB` when the one job asked for does not exist.
  */
 export function listScript(o: ListScriptOptions): string {
   const one = o.id !== undefined;
-  const cmdLine = o.fullCommand
-    ? `printf 'cmd='; tr '\\n\\036' '\\037 ' < "$J/cmd"; printf '\\n'`
-    : `c=; IFS= read -r c < "$J/cmd"; printf 'cmd=%s\\n' "$c"`;
+  const glob = one ? o.id! : "*";
+  const files = RECORD_FILES.map((f) => `${glob}/${f}`).join(" ");
+  const cmds = o.fullCommand
+    ? `printf '%s/cmd:' ${glob}; tr '\\n\\036' '\\037 ' < ${glob}/cmd; printf '\\n'`
+    : `grep -H -s -m 1 '' ${glob}/cmd`;
   return [
     D,
-    one ? `[ -d "$D/${o.id}" ] || { printf '${RS}NOJOB\\n'; exit 0; }` : `[ -d "$D" ] || exit 0`,
+    one
+      ? `cd "$D" 2>/dev/null && [ -d ${glob} ] || { printf '${RS}NOJOB\\n'; exit 0; }`
+      : `cd "$D" 2>/dev/null || { printf '${RS}NOW 0\\n'; exit 0; }`,
     `now=$(date +%s); R=${o.retentionS}`,
     PST,
-    `for J in ${one ? `"$D/${o.id}"` : `"$D"/*`}; do`,
-    `  [ -d "$J" ] || continue`,
-    `  printf '${RS}JOB %s\\n' "\${J##*/}"`,
-    `  started=0; [ -f "$J/meta" ] && while IFS= read -r l; do printf '%s\\n' "$l"; case $l in started=*) started=\${l#started=};; esac; done < "$J/meta"`,
-    `  st=; [ -f "$J/status" ] && IFS= read -r st < "$J/status"`,
-    `  pid=; pst0=; [ -f "$J/pid" ] && read -r pid pst0 < "$J/pid"`,
-    `  printf 'pid=%s\\n' "$pid"`,
-    `  if [ -n "$st" ]; then printf 'status=%s\\n' "$st"; ended=\${st#* }`,
-    `    if [ "$R" -gt 0 ] && [ $((now - ended)) -gt "$R" ]; then rm -rf "$J"; printf 'removed=1\\n'; continue; fi`,
-    `  elif [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(pst "$pid")" = "$pst0" ]; then printf 'alive=1\\n'`,
-    `  elif [ -z "$pid" ] && [ $((now - started)) -lt 30 ]; then printf 'alive=starting\\n'`,
-    `  else printf 'alive=0\\n'`,
-    `    if [ "$R" -gt 0 ] && [ $((now - started)) -gt "$R" ]; then rm -rf "$J"; printf 'removed=1\\n'; continue; fi`,
-    `  fi`,
-    `  [ -f "$J/cancel" ] && { IFS= read -r c < "$J/cancel"; printf 'cancel=%s\\n' "$c"; }`,
-    `  [ -f "$J/dropped" ] && { IFS= read -r c < "$J/dropped"; printf 'dropped=%s\\n' "$c"; }`,
-    `  c=; IFS= read -r c < "$J/cwd"; printf 'cwd=%s\\n' "$c"`,
-    `  ${cmdLine}`,
-    `done`,
+    sweep(glob),
+    `printf '${RS}FILES\\n'`,
+    `grep -H -s '' ${files}`,
+    `printf '${RS}CMDS\\n'`,
+    cmds,
     `printf '${RS}SIZES\\n'`,
-    `wc -c ${one ? `"$D/${o.id}/output"` : `"$D"/*/output`} 2>/dev/null`,
+    `wc -c ${glob}/output 2>/dev/null`,
     `printf '${RS}NOW %s\\n' "$now"`,
   ].join("\n");
 }
@@ -213,6 +246,8 @@ export function cancelScript(id: string, graceS: number): string {
     `[ -d "$J" ] || { printf '${RS}NOJOB\\n'; exit 0; }`,
     `[ -f "$J/status" ] && { printf '${RS}DONE\\n'; exit 0; }`,
     PST,
+    // A job started a moment ago may not have recorded its pid yet: give it up to 3 s.
+    `i=0; while [ ! -f "$J/pid" ] && [ $i -lt 30 ]; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done`,
     `pid=; pst0=; [ -f "$J/pid" ] && read -r pid pst0 < "$J/pid"`,
     `if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || [ "$(pst "$pid")" != "$pst0" ]; then printf '${RS}LOST\\n'; exit 0; fi`,
     `printf '%s TERM\\n' "$(date +%s)" > "$J/cancel"`,

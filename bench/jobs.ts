@@ -1,0 +1,123 @@
+/**
+ * bench:jobs — what a background job costs next to a foreground command, on a warm connection,
+ * direct and behind the lab fault proxy at 30 ms RTT: the foreground `true` (the same-run baseline)
+ * against starting `true` as a job (answer with its handle), reading its status, and waiting for
+ * it. Then listing 1,000 jobs on one host: latency and the heap it takes. Prints tables; never
+ * fails on numbers.
+ */
+import { HostRegistry } from "../src/config/registry.js";
+import { settingsWith } from "../src/config/settings.js";
+import { startFleet } from "../src/lab/index.js";
+import { runCommand } from "../src/ops/exec.js";
+import { jobStatus, listJobs, newJobId, startJob, waitJob } from "../src/ops/jobs/jobs.js";
+import { limitsFrom } from "../src/ops/limits.js";
+import { Fleet } from "../src/ssh/fleet.js";
+import { createConnectionDeps } from "../src/ssh/trust.js";
+import { fmt, percentile, printTable } from "./lib.js";
+
+const N = Number(process.env.BENCH_N ?? 30);
+const LISTED = Number(process.env.BENCH_JOBS ?? 1000);
+
+/** Sequential samples of `op` (ms), sorted. */
+async function sample(n: number, op: () => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await op();
+    out.push(performance.now() - t);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+const row = (what: string, xs: number[], base?: number[]): string[] => [
+  what,
+  fmt(percentile(xs, 50)),
+  fmt(percentile(xs, 99)),
+  fmt(xs.at(-1) ?? NaN),
+  base ? `${fmt(percentile(xs, 50) / percentile(base, 50))}×` : "baseline",
+];
+
+async function main(): Promise<void> {
+  const lab = await startFleet({ hosts: 1 });
+  const proxy = await lab.proxy(0, { latencyMs: 15 });
+  const cfgPath = await lab.writeSshConfig([
+    { alias: "direct", port: lab.hosts[0]!.port },
+    { alias: "rtt30", port: proxy.port },
+  ]);
+  const settings = settingsWith({ sshConfigPath: cfgPath, knownHostsPath: lab.knownHostsPath });
+  const registry = await HostRegistry.open(settings, { watch: false });
+  const fleet = new Fleet({
+    settings,
+    lookupHost: (a) => registry.require(a),
+    connectionDeps: await createConnectionDeps(settings, () => {}),
+  });
+  const limits = limitsFrom(settings);
+  const cwd = lab.hosts[0]!.root;
+  try {
+    for (const alias of ["direct", "rtt30"]) {
+      const host = fleet.host(alias);
+      await runCommand(host, "true", limits, { cwd }); // warm: connection up
+      const fg = await sample(N, () => runCommand(host, "true", limits, { cwd }));
+      const ids: string[] = [];
+      const start = await sample(N, async () => {
+        const j = await startJob(host, limits, { command: "true", cwd, capBytes: 1 << 20 });
+        ids.push(j.id);
+      });
+      let k = 0;
+      const status = await sample(N, () => jobStatus(host, ids[k++]!, limits));
+      k = 0;
+      const wait = await sample(N, () => waitJob(host, ids[k++]!, limits, { maxMs: 10_000 }));
+      const fgSleep = await sample(Math.min(N, 10), () => runCommand(host, "sleep 0.5", limits, { cwd }));
+      const startSleep = await sample(Math.min(N, 10), () =>
+        startJob(host, limits, { command: "sleep 0.5", cwd, capBytes: 1 << 20 }),
+      );
+      printTable(
+        `${alias === "direct" ? "Direct (loopback)" : "30 ms RTT (lab fault proxy)"}: ${N} sequential calls, warm connection, ms`,
+        ["operation", "p50", "p99", "max", "vs foreground"],
+        [
+          row("foreground command `true` (baseline)", fg),
+          row("start job `true` (answer with handle)", start, fg),
+          row("job status", status, fg),
+          row("wait for a finished job", wait, fg),
+          row("foreground `sleep 0.5`", fgSleep, fg),
+          row("start job `sleep 0.5`", startSleep, fg),
+        ],
+      );
+    }
+
+    // 1,000 jobs on one host: copies of one finished job's directory under fresh ids.
+    const host = fleet.host("direct");
+    const seed = await startJob(host, limits, { command: "echo seeded", cwd, capBytes: 1 << 20 });
+    await waitJob(host, seed.id, limits, { maxMs: 10_000 });
+    const fresh = Array.from({ length: LISTED }, () => newJobId()).join(" ");
+    await runCommand(
+      host,
+      `cd ~/.cache/scout-jobs && for i in ${fresh}; do cp -R ${seed.id} "bench-$i" && mv "bench-$i" "$i"; done`,
+      { ...limits, commandTimeoutMs: 120_000 },
+    );
+    globalThis.gc?.();
+    const heap0 = process.memoryUsage().heapUsed;
+    let listed = 0;
+    const lists = await sample(5, async () => {
+      const r = await listJobs(host, { ...limits, maxOutputSize: 16 << 20 }, { retentionS: 0 });
+      listed = r.jobs.length;
+    });
+    const heap1 = process.memoryUsage().heapUsed;
+    printTable(
+      `Listing ${listed} jobs on one host (direct), 5 runs`,
+      ["measure", "p50", "max"],
+      [
+        ["list latency, ms", fmt(percentile(lists, 50)), fmt(lists.at(-1) ?? NaN)],
+        ["heap growth while listing, MiB (no gc in between)", fmt((heap1 - heap0) / 1048576), ""],
+      ],
+    );
+    await runCommand(host, `cd ~/.cache/scout-jobs && rm -rf ${fresh} ${seed.id}`, limits);
+  } finally {
+    await fleet.close();
+    registry.close();
+    await proxy.close();
+    await lab.stop();
+  }
+}
+
+await main();
