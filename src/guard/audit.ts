@@ -17,6 +17,9 @@ export interface AuditRecord {
   /** The command ran as root through sudo (the password is never recorded). */
   sudo?: boolean;
   exitCode?: number | null;
+  /** Job calls: the job's handle `host/id` and the action (start, status, output, wait, cancel, list). */
+  job?: string;
+  jobAction?: string;
   bytes: number;
   durationMs: number;
   outcome: "ok" | "error" | "rejected";

@@ -288,6 +288,8 @@ export class Pipeline implements CallPipeline {
       ...(fields.command !== undefined ? { command: fields.command } : {}),
       ...(fields.sudo ? { sudo: true } : {}),
       ...(fields.exitCode !== undefined ? { exitCode: fields.exitCode } : {}),
+      ...(fields.job !== undefined ? { job: fields.job } : {}),
+      ...(fields.jobAction !== undefined ? { jobAction: fields.jobAction } : {}),
       bytes,
       durationMs: Math.round(durationMs),
       outcome: ok ? "ok" : "error",

@@ -25,7 +25,10 @@ export interface CallSession {
 export type Refusal = "rate" | "busy" | "policy" | "read-only" | "confirm";
 
 /** Host, path and command the audit names for a call, even one that failed. */
-export type AuditFields = Pick<ModeResult, "host" | "path" | "command" | "sudo" | "exitCode">;
+export type AuditFields = Pick<
+  ModeResult,
+  "host" | "path" | "command" | "sudo" | "exitCode" | "job" | "jobAction"
+>;
 
 /** What became of a tool call. Typed: nobody parses our own error text to classify it. */
 export type ToolOutcome =

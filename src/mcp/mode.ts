@@ -14,7 +14,17 @@ import type { Fleet } from "../ssh/fleet.js";
 import type { ScoutArgs } from "./schema.js";
 
 export type ScoutMode =
-  "hosts" | "read" | "list" | "tree" | "find" | "command" | "diff" | "broadcast" | "beam" | "resource";
+  | "hosts"
+  | "read"
+  | "list"
+  | "tree"
+  | "find"
+  | "command"
+  | "diff"
+  | "broadcast"
+  | "beam"
+  | "job"
+  | "resource";
 
 /** The engine the modes and resources work with (the composition root builds it). */
 export interface ScoutEngine {
@@ -91,6 +101,9 @@ export interface ModeResult {
   command?: string;
   exitCode?: number | null;
   sudo?: boolean;
+  /** Job calls: the handle `host/id` and what was done with it (start, status, cancel…). */
+  job?: string;
+  jobAction?: string;
 }
 
 export interface ModeSpec<P extends Plan = Plan, D = unknown> {

@@ -36,6 +36,27 @@ export const scoutInputShape = {
     .optional()
     .describe("'host:/path' to copy from (with beam_target): remote to remote"),
   beam_target: z.string().optional().describe("'host:/path' to copy to (with beam_source)"),
+  background: z
+    .boolean()
+    .default(false)
+    .describe("With query: start it as a job on the host (survives Scout and timeouts); answers a handle"),
+  job: z
+    .string()
+    .optional()
+    .describe("A job handle 'host/id' (see job_action), or a host or glob ('web*', '*') to list jobs"),
+  job_action: z
+    .enum(["status", "output", "wait", "cancel"])
+    .optional()
+    .describe(
+      "With job='host/id': status (default), output (tail/offset/length; wait=N follows), wait, cancel",
+    ),
+  wait: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .optional()
+    .describe("Seconds to wait for the job to end, or to follow its output (bounded by the call's timeout)"),
 };
 
 export const scoutInputSchema = z.object(scoutInputShape);
@@ -55,4 +76,7 @@ Examples:
   scout(targets=["web1:/etc/os-release", "web2:/etc/os-release"])  same read on many hosts
   scout(targets=["web1:/", "web2:/"], query="uptime")               same command on many hosts
   scout("web1:/tmp/app.tar", beam="/local/app.tar")                upload (local exists) or download
-  scout(beam_source="web1:/a.db", beam_target="web2:/b.db")        copy between hosts`;
+  scout(beam_source="web1:/a.db", beam_target="web2:/b.db")        copy between hosts
+  scout("web1:/srv/app", query="make release", background=true)    start a job: answers 'web1/<id>'
+  scout(job="web1/<id>", job_action="output", wait=30)             follow its output for 30 s
+  scout(job="web*")                                                 list jobs on matching hosts`;

@@ -11,6 +11,7 @@ import { commandMode } from "./modes/command.js";
 import { diffMode } from "./modes/diff.js";
 import { findMode } from "./modes/find.js";
 import { hostsMode } from "./modes/hosts.js";
+import { jobMode } from "./modes/job.js";
 import { readMode, treeMode } from "./modes/path.js";
 import type { ModeResult, ModeSpec, Plan, PlanEnv, RunContext } from "./mode.js";
 import type { ScoutArgs } from "./schema.js";
@@ -28,6 +29,7 @@ export const MODES = {
   command: commandMode,
   broadcast: broadcastMode,
   beam: beamMode,
+  job: jobMode,
 };
 
 export type DispatchMode = keyof typeof MODES;
@@ -36,6 +38,7 @@ export type DispatchMode = keyof typeof MODES;
 export function modeOf(args: ScoutArgs): DispatchMode {
   if (args.beam_source || args.beam_target || args.beam) return "beam";
   if (args.targets && args.targets.length > 0) return "broadcast";
+  if (args.job !== undefined || args.background) return "job";
   if (args.target.trim().toLowerCase() === "hosts") return "hosts";
   if (args.find) return "find";
   if (args.diff !== undefined || args.diff_content !== undefined) return "diff";
@@ -55,6 +58,15 @@ function checkCombination(args: ScoutArgs): void {
   }
   if (args.beam_target && !args.beam_source) {
     throw new ScoutError("invalid-input", "beam_target requires beam_source to be specified.");
+  }
+  if (args.background && args.targets && args.targets.length > 0) {
+    throw new ScoutError(
+      "invalid-input",
+      "background=true starts one job on one target; it does not combine with targets",
+      {
+        hint: "Start one job per host with target='host:/path'",
+      },
+    );
   }
   if (args.sudo && args.query === undefined) {
     throw new ScoutError("invalid-input", "sudo=true needs a query: it runs that command as root");
@@ -79,7 +91,9 @@ export function planCall(args: ScoutArgs, env: PlanEnv): PlannedCall {
 }
 
 /** Host, path and command of a call that failed before or while planning, for its audit record. */
-export function auditFieldsOf(args: ScoutArgs): Pick<ModeResult, "host" | "path" | "command" | "sudo"> {
+export function auditFieldsOf(
+  args: ScoutArgs,
+): Pick<ModeResult, "host" | "path" | "command" | "sudo" | "job" | "jobAction"> {
   let where: { host?: string; path?: string } = {};
   try {
     const t = parseTarget(args.beam_source ?? args.target);
@@ -91,6 +105,10 @@ export function auditFieldsOf(args: ScoutArgs): Pick<ModeResult, "host" | "path"
     ...where,
     ...(args.query !== undefined ? { command: args.query } : {}),
     ...(args.sudo ? { sudo: true } : {}),
+    ...(args.job !== undefined ? { job: args.job } : {}),
+    ...(args.job !== undefined || args.background
+      ? { jobAction: args.job === undefined ? "start" : (args.job_action ?? "status") }
+      : {}),
   };
 }
 

@@ -1,7 +1,9 @@
 /** `query="…"`: a shell command on one host, in the target directory (optionally as root). */
+import { StringDecoder } from "node:string_decoder";
 import { z } from "zod";
 import { runCommand } from "../../ops/exec.js";
 import { formatCommandResult } from "../format.js";
+import { LiveOutput } from "../live-output.js";
 import { defineMode } from "../mode.js";
 import { located, pathPlan, type PathPlan } from "./common.js";
 
@@ -36,13 +38,28 @@ export const commandMode = defineMode<CommandPlan, Ran>({
       confirm: `Run this command on ${base.host}${args.sudo ? " as root (sudo)" : ""} in ${base.path}?\n\n${command}`,
     };
   },
-  run(p, ctx) {
+  async run(p, ctx) {
     const sudo = p.sudo ? ctx.grant.sudo(p.host) : undefined;
-    return runCommand(ctx.engine.fleet.host(p.host), p.command, ctx.engine.limits, {
-      cwd: p.path,
-      signal: ctx.signal,
-      ...(sudo ? { sudo } : {}),
-    });
+    // Live output: new lines ride on progress notifications while the command runs.
+    const report = ctx.progress;
+    const live = report ? new LiveOutput({ send: (n, message) => report(n, undefined, message) }) : undefined;
+    // One decoder per stream: a character split across chunks of one stream is not garbled by the other.
+    const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
+    try {
+      return await runCommand(ctx.engine.fleet.host(p.host), p.command, ctx.engine.limits, {
+        cwd: p.path,
+        signal: ctx.signal,
+        ...(sudo ? { sudo } : {}),
+        ...(live
+          ? {
+              onOutput: (chunk: Buffer, stream: "stdout" | "stderr") =>
+                live.push(decoders[stream].write(chunk)),
+            }
+          : {}),
+      });
+    } finally {
+      live?.close();
+    }
   },
   format(r, p, ctx) {
     const base = { host: p.host, path: p.path };
