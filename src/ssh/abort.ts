@@ -9,7 +9,12 @@ export function raceSignal<T>(
   what: string,
 ): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortError(signal, what));
+  if (signal.aborted) {
+    // Nobody waits for `promise` any more; its own rejection (the aborted work) must not become
+    // an unhandled rejection, which ends the process: a call cancelled before it got here did.
+    promise.catch(() => {});
+    return Promise.reject(abortError(signal, what));
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abortError(signal, what));
     signal.addEventListener("abort", onAbort, { once: true });
