@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // A fresh machine: installs sshd & co. as root on Debian/Ubuntu, else says the one command to run.
+    globalSetup: ["test/global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Each file starts its own sshd fleet; two cores run two files at a time.

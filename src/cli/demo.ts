@@ -17,7 +17,7 @@ import { labSettings, startFleet, type LabFleet } from "../lab/index.js";
 import { silentLogger } from "../observe/log.js";
 import { VERSION } from "../version.js";
 import { serve, type RunningServer } from "./serve.js";
-import { installAdvice, installWithApt, missingTools } from "./sshd-setup.js";
+import { ensureLabTools, installWithApt, missingTools } from "./sshd-setup.js";
 import { styleFor, type Out, type Style } from "./term.js";
 
 export interface DemoOptions {
@@ -229,15 +229,15 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   interrupted.catch(() => {}); // only awaited through race()
   const race = <T>(p: Promise<T>) => Promise.race([p, interrupted]);
 
-  let missing = missingTools(env);
-  if ((missing.sshd || missing.sshKeygen) && opts.install) {
-    await race(installWithApt(opts.err));
-    missing = missingTools(env);
-  }
-  if (missing.sshd || missing.sshKeygen) {
-    opts.err.write(
-      `Error: ${[missing.sshd && "sshd (OpenSSH server)", missing.sshKeygen && "ssh-keygen"].filter(Boolean).join(" and ")} not found.\n${installAdvice(env)}\n`,
-    );
+  // A fresh machine: as root on Debian/Ubuntu what is missing is installed (one line says so);
+  // otherwise the error says the one command to run. --install forces apt-get (root only).
+  try {
+    if (opts.install && (missingTools(env).sshd || missingTools(env).sshKeygen))
+      await race(installWithApt(opts.err));
+    await race(ensureLabTools(opts.err, env));
+  } catch (e) {
+    if (e instanceof Interrupted) throw e;
+    opts.err.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
 
