@@ -53,6 +53,46 @@ function blocks(md: string): Array<{ lang: string; body: string; heading: string
   return out;
 }
 
+/**
+ * `claude mcp add` as Claude Code's parser (commander) reads it: `-e/--env` and `-H/--header` are
+ * variadic and take every following word up to the next option, so a name written after them is
+ * swallowed (and the add fails); `-s/--scope`, `-t/--transport` take one value; `--` ends the
+ * options and starts the stdio command.
+ */
+function claudeMcpAdd(line: string) {
+  const w = words(line).slice(3);
+  const dash = w.indexOf("--");
+  const opts = dash >= 0 ? w.slice(0, dash) : w;
+  const env: Record<string, string> = {};
+  const headers: Record<string, string> = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < opts.length; i++) {
+    const x = opts[i]!;
+    if (["-e", "--env", "-H", "--header"].includes(x)) {
+      for (; i + 1 < opts.length && !opts[i + 1]!.startsWith("-"); i++) {
+        const v = opts[i + 1]!;
+        if (x === "-e" || x === "--env") {
+          const eq = v.indexOf("=");
+          if (eq <= 0) throw new Error(`Invalid environment variable format: ${v} (in ${line})`);
+          env[v.slice(0, eq)] = v.slice(eq + 1);
+        } else {
+          const colon = v.indexOf(":");
+          headers[v.slice(0, colon).trim()] = v.slice(colon + 1).trim();
+        }
+      }
+    } else if (["-s", "--scope", "-t", "--transport"].includes(x)) i++;
+    else if (x.startsWith("-")) throw new Error(`unknown option ${x} (in ${line})`);
+    else positionals.push(x);
+  }
+  return {
+    name: positionals[0],
+    url: positionals[1],
+    env,
+    headers,
+    command: dash >= 0 ? w.slice(dash + 1) : [],
+  };
+}
+
 /** Splits a shell line into words, honoring double quotes (enough for the doc's commands). */
 function words(line: string): string[] {
   return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? "");
@@ -83,25 +123,14 @@ function snippets(md: string): { stdio: StdioSnippet[]; http: HttpSnippet[] } {
     }
     if (b.lang === "bash") {
       for (const line of b.body.split("\n").filter((l) => l.startsWith("claude mcp add "))) {
-        const w = words(line);
-        const dash = w.indexOf("--");
-        if (dash >= 0) {
-          stdio.push({
-            where: `${b.heading}: ${line}`,
-            command: w[dash + 1]!,
-            args: w.slice(dash + 2),
-            env: {},
-          });
+        const where = `${b.heading}: ${line}`;
+        const c = claudeMcpAdd(line);
+        expect(c.name, `${where}: the server name`).toBe("scout");
+        if (c.command.length > 0) {
+          stdio.push({ where, command: c.command[0]!, args: c.command.slice(1), env: c.env });
         } else {
-          const url = w.find((x) => x.startsWith("http://"))!;
-          const headers: Record<string, string> = {};
-          w.forEach((x, i) => {
-            if (x === "--header") {
-              const [k, ...v] = (w[i + 1] ?? "").split(":");
-              headers[k!.trim()] = v.join(":").trim();
-            }
-          });
-          http.push({ where: `${b.heading}: ${line}`, url, headers });
+          expect(c.url, `${where}: the URL`).toMatch(/^http:\/\//);
+          http.push({ where, url: c.url!, headers: c.headers });
         }
       }
     }
