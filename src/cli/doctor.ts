@@ -11,12 +11,13 @@ import { homedir } from "node:os";
 import type { AnyAuthMethod } from "ssh2";
 import type { HostConfig } from "../config/host.js";
 import { hostAddress } from "../config/host.js";
-import { KnownHosts, fingerprint, verifyHostKey } from "../config/known-hosts.js";
+import { KnownHostsFiles, fingerprint, hostKeyMode, verifyHostKey } from "../config/known-hosts.js";
 import { HostRegistry } from "../config/registry.js";
 import type { Settings } from "../config/settings.js";
 import { ScoutError, errorMessage, isScoutError } from "../errors.js";
 import { SshConnection, type ConnectionDeps } from "../ssh/connection.js";
 import { createConnectionDeps } from "../ssh/trust.js";
+import { describeRoute, proxyCommandProbe, routeOf } from "../ssh/dial.js";
 import { renderTable, spinner, styleFor, type Out } from "./term.js";
 
 export const CHECKS = ["dns", "tcp", "hostKey", "auth", "sftp", "rtt"] as const;
@@ -127,7 +128,7 @@ function describeMethod(m: AnyAuthMethod): string {
 
 export interface DoctorContext {
   settings: Settings;
-  known: KnownHosts;
+  knownFiles: KnownHostsFiles;
   authMethods: ConnectionDeps["authMethods"];
 }
 
@@ -149,7 +150,7 @@ export async function diagnoseHost(host: HostConfig, ctx: DoctorContext): Promis
   });
   const timeoutMs = settings.connectTimeoutMs;
   // Through a ProxyJump chain only the first hop is dialed from here.
-  const first = host.proxyJump[0] ?? host;
+  const first = routeOf(host)[0] as HostConfig;
   const via = first === host ? "" : ` (jump host ${first.alias})`;
   const where = `${first.hostname}:${first.port}${via}`;
 
@@ -157,6 +158,23 @@ export async function diagnoseHost(host: HostConfig, ctx: DoctorContext): Promis
   if (host.configError !== undefined) {
     checks.dns = { ok: false, cell: "✗ config", label: "SSH CONFIG", advice: host.configError };
     return done();
+  }
+
+  // A route that starts with a ProxyCommand: no DNS or TCP of our own, the command is the way in.
+  if (first.proxyCommand !== undefined) {
+    checks.dns = { ok: true, cell: "✓ ProxyCommand" };
+    const t0 = performance.now();
+    if (await proxyCommandProbe(first, timeoutMs)) {
+      checks.tcp = { ok: true, cell: `✓ ${ms(performance.now() - t0)}` };
+    } else {
+      checks.tcp = {
+        ok: false,
+        cell: "✗ ProxyCommand",
+        advice: `No SSH server greeted through the ProxyCommand of ${first.alias} (${first.proxyCommand}) within ${timeoutMs / 1000} s: run it by hand to see why`,
+      };
+      return done();
+    }
+    return sshChecks();
   }
 
   // DNS
@@ -218,109 +236,117 @@ export async function diagnoseHost(host: HostConfig, ctx: DoctorContext): Promis
     return done();
   }
 
+  return sshChecks();
+
   // SSH: host key and authentication, through the engine's own connection
-  const keyChecks = new Map<string, Check>();
-  let authWith: string | undefined;
-  const deps: ConnectionDeps = {
-    connectTimeoutMs: timeoutMs,
-    keepaliveIntervalMs: 0,
-    authMethods: ctx.authMethods,
-    onAuthenticated: (hop, method) => {
-      if (hop.alias === host.alias) authWith = describeMethod(method);
-    },
-    verifyHostKey: async (hop, key) => {
-      const jump = hop.alias === host.alias ? "" : ` (jump host ${hop.alias})`;
-      const fp = fingerprint(key);
-      try {
-        // mode "true": classify without ever appending to known_hosts.
-        await verifyHostKey({
-          known: ctx.known,
-          knownHostsPath: settings.knownHostsPath,
-          mode: "true",
-          host: hop,
-          key,
-        });
-        keyChecks.set(hop.alias, { ok: true, cell: "✓ known" });
-      } catch (e) {
-        const mode = settings.strictHostKeyChecking;
-        if (isScoutError(e, "host-key-unknown") && mode !== "true") {
-          keyChecks.set(hop.alias, { ok: true, cell: "✓ new (accept-new)" });
-          return; // the server would trust it on first use; so does this check
+  async function sshChecks(): Promise<HostDiagnosis> {
+    const keyChecks = new Map<string, Check>();
+    let authWith: string | undefined;
+    const deps: ConnectionDeps = {
+      connectTimeoutMs: timeoutMs,
+      keepaliveIntervalMs: 0,
+      authMethods: ctx.authMethods,
+      onAuthenticated: (hop, method) => {
+        if (hop.alias === host.alias) authWith = describeMethod(method);
+      },
+      verifyHostKey: async (hop, key) => {
+        const jump = hop.alias === host.alias ? "" : ` (jump host ${hop.alias})`;
+        const fp = fingerprint(key);
+        try {
+          // mode "true": classify without ever appending to known_hosts.
+          const { known, others } = await ctx.knownFiles.forHost(hop);
+          await verifyHostKey({
+            known,
+            others,
+            knownHostsPath: known.path,
+            mode: "true",
+            host: hop,
+            key,
+          });
+          keyChecks.set(hop.alias, { ok: true, cell: "✓ known" });
+        } catch (e) {
+          const mode = hostKeyMode(hop, settings.strictHostKeyChecking);
+          if (isScoutError(e, "host-key-unknown") && mode !== "true") {
+            keyChecks.set(hop.alias, { ok: true, cell: "✓ new (accept-new)" });
+            return; // the server would trust it on first use; so does this check
+          }
+          if (mode === "false") {
+            keyChecks.set(hop.alias, { ok: true, cell: "✓ changed (checking off)" });
+            return;
+          }
+          const unknown = isScoutError(e, "host-key-unknown");
+          const text = e instanceof ScoutError ? e.userText : errorMessage(e);
+          keyChecks.set(hop.alias, {
+            ok: false,
+            cell: unknown ? "✗ unknown" : "✗ CHANGED",
+            advice: `${text}${jump}${unknown ? "" : ` [${fp}]`}`,
+          });
+          throw e;
         }
-        if (mode === "false") {
-          keyChecks.set(hop.alias, { ok: true, cell: "✓ changed (checking off)" });
-          return;
-        }
-        const unknown = isScoutError(e, "host-key-unknown");
-        const text = e instanceof ScoutError ? e.userText : errorMessage(e);
-        keyChecks.set(hop.alias, {
+      },
+    };
+    const conn = new SshConnection(host);
+    try {
+      await conn.connect(deps);
+    } catch (e) {
+      const failedKey = [...keyChecks.values()].find((c) => c.ok === false);
+      const targetKey = keyChecks.get(host.alias);
+      const text = oneLine(e instanceof ScoutError ? e.userText : errorMessage(e));
+      if (failedKey) {
+        checks.hostKey = failedKey;
+      } else if (!targetKey) {
+        // Failed before the target's key was seen: the handshake (or a jump hop) is the problem.
+        checks.hostKey = { ok: false, cell: "✗ handshake", advice: text };
+      } else {
+        checks.hostKey = targetKey;
+        const timedOut = isScoutError(e, "connect-timeout");
+        checks.auth = {
           ok: false,
-          cell: unknown ? "✗ unknown" : "✗ CHANGED",
-          advice: `${text}${jump}${unknown ? "" : ` [${fp}]`}`,
-        });
-        throw e;
+          cell: timedOut ? "✗ timeout" : isScoutError(e, "key-unusable") ? "✗ no key" : "✗ refused",
+          advice: text,
+        };
       }
-    },
-  };
-  const conn = new SshConnection(host);
-  try {
-    await conn.connect(deps);
-  } catch (e) {
-    const failedKey = [...keyChecks.values()].find((c) => c.ok === false);
-    const targetKey = keyChecks.get(host.alias);
-    const text = oneLine(e instanceof ScoutError ? e.userText : errorMessage(e));
-    if (failedKey) {
-      checks.hostKey = failedKey;
-    } else if (!targetKey) {
-      // Failed before the target's key was seen: the handshake (or a jump hop) is the problem.
-      checks.hostKey = { ok: false, cell: "✗ handshake", advice: text };
-    } else {
-      checks.hostKey = targetKey;
-      const timedOut = isScoutError(e, "connect-timeout");
-      checks.auth = {
-        ok: false,
-        cell: timedOut ? "✗ timeout" : isScoutError(e, "key-unusable") ? "✗ no key" : "✗ refused",
-        advice: text,
-      };
+      return done();
+    }
+    checks.hostKey = keyChecks.get(host.alias) ?? { ok: true, cell: "✓" };
+    checks.auth = { ok: true, cell: `✓ ${authWith ?? "ok"}` };
+
+    // SFTP, and its round-trip time
+    try {
+      const { sftp } = await withTimeout(
+        conn.sftp(),
+        timeoutMs,
+        () => new ScoutError("timeout", `SFTP on ${host.alias} did not open within ${timeoutMs / 1000} s`),
+      );
+      checks.sftp = { ok: true, cell: "✓" };
+      const samples: number[] = [];
+      for (let i = 0; i < RTT_SAMPLES; i++) {
+        const t0 = performance.now();
+        await withTimeout(
+          new Promise<void>((resolve, reject) =>
+            sftp.realpath(".", (err) => (err ? reject(err) : resolve())),
+          ),
+          timeoutMs,
+          () => new ScoutError("timeout", `SFTP on ${host.alias} stopped answering`),
+        );
+        samples.push(performance.now() - t0);
+      }
+      samples.sort((a, b) => a - b);
+      checks.rtt = { ok: true, cell: ms(samples[Math.floor(samples.length / 2)]!) };
+    } catch (e) {
+      const text = oneLine(e instanceof ScoutError ? e.userText : errorMessage(e));
+      if (checks.sftp.ok) checks.rtt = { ok: false, cell: "✗", advice: text };
+      else
+        checks.sftp = {
+          ok: false,
+          cell: "✗",
+          advice: `${text}${/sftp subsystem/i.test(text) ? "" : ". Check that sshd enables the sftp subsystem (Subsystem sftp … in sshd_config)"}`,
+        };
+    } finally {
+      conn.close();
     }
     return done();
   }
-  checks.hostKey = keyChecks.get(host.alias) ?? { ok: true, cell: "✓" };
-  checks.auth = { ok: true, cell: `✓ ${authWith ?? "ok"}` };
-
-  // SFTP, and its round-trip time
-  try {
-    const { sftp } = await withTimeout(
-      conn.sftp(),
-      timeoutMs,
-      () => new ScoutError("timeout", `SFTP on ${host.alias} did not open within ${timeoutMs / 1000} s`),
-    );
-    checks.sftp = { ok: true, cell: "✓" };
-    const samples: number[] = [];
-    for (let i = 0; i < RTT_SAMPLES; i++) {
-      const t0 = performance.now();
-      await withTimeout(
-        new Promise<void>((resolve, reject) => sftp.realpath(".", (err) => (err ? reject(err) : resolve()))),
-        timeoutMs,
-        () => new ScoutError("timeout", `SFTP on ${host.alias} stopped answering`),
-      );
-      samples.push(performance.now() - t0);
-    }
-    samples.sort((a, b) => a - b);
-    checks.rtt = { ok: true, cell: ms(samples[Math.floor(samples.length / 2)]!) };
-  } catch (e) {
-    const text = oneLine(e instanceof ScoutError ? e.userText : errorMessage(e));
-    if (checks.sftp.ok) checks.rtt = { ok: false, cell: "✗", advice: text };
-    else
-      checks.sftp = {
-        ok: false,
-        cell: "✗",
-        advice: `${text}${/sftp subsystem/i.test(text) ? "" : ". Check that sshd enables the sftp subsystem (Subsystem sftp … in sshd_config)"}`,
-      };
-  } finally {
-    conn.close();
-  }
-  return done();
 }
 
 async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -371,6 +397,14 @@ export async function runDoctor(settings: Settings, aliases: string[], io: Docto
       `(known_hosts ${settings.knownHostsPath}, SCOUT_STRICT_HOST_KEY_CHECKING=${settings.strictHostKeyChecking})\n`,
   );
   for (const w of configWarnings) out(`${style.yellow("!")} ssh config: ${oneLine(w)}\n`);
+  // The route of each host that is not dialed directly, and what the config layer warns about it.
+  for (const h of hosts) {
+    const route = describeRoute(h);
+    if (route !== "direct") out(`  ${h.alias}: route ${oneLine(route)}\n`);
+    for (const w of h.warnings ?? []) {
+      if (!configWarnings.includes(w)) out(`${style.yellow("!")} ${h.alias}: ${oneLine(w)}\n`);
+    }
+  }
   for (const a of unknown) {
     out(
       `${style.red("✗")} ${a}: not a host of ${settings.sshConfigPath}` +
@@ -381,9 +415,9 @@ export async function runDoctor(settings: Settings, aliases: string[], io: Docto
   }
   if (hosts.length === 0) return 1;
 
-  const known = await KnownHosts.load(settings.knownHostsPath);
+  const knownFiles = new KnownHostsFiles(settings.knownHostsPath);
   const { authMethods } = await createConnectionDeps(settings, () => {});
-  const ctx: DoctorContext = { settings, known, authMethods };
+  const ctx: DoctorContext = { settings, knownFiles, authMethods };
   const pending = new Set(hosts.map((h) => h.alias));
   const progressText = () =>
     `checking ${hosts.length - pending.size}/${hosts.length} hosts… waiting for ${[...pending].slice(0, 4).join(", ")}${pending.size > 4 ? ", …" : ""}`;

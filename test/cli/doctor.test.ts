@@ -112,6 +112,42 @@ describe("scout-mcp doctor", () => {
     ]);
   });
 
+  it("shows the route, checks a ProxyCommand host through its command, and shows the host's warnings", async () => {
+    const relay = path.join(REPO, "test/ssh/fixtures/relay.mjs");
+    const h0 = lab.hosts[0]!;
+    const config = path.join(lab.dir, "ssh_config.doctor-proxy");
+    await writeFile(
+      config,
+      [
+        `Host proxied`,
+        `  HostName proxied.invalid`,
+        `  HostKeyAlias 127.0.0.1`,
+        `  Port ${h0.port}`,
+        `  User ${lab.user}`,
+        `  IdentityFile ${lab.clientKeyPath}`,
+        `  IdentitiesOnly yes`,
+        `  ProxyCommand ${process.execPath} ${relay} /dev/null ${h0.port} %h`,
+        // Changes the identity and Scout ignores it: the config layer warns, doctor shows it.
+        `  PKCS11Provider /usr/lib/nonexistent-pkcs11.so`,
+        "",
+      ].join("\n"),
+    );
+    const r = await runCli(["doctor"], {
+      env: cleanEnv({
+        SCOUT_SSH_CONFIG: config,
+        SCOUT_KNOWN_HOSTS: badKnownHosts,
+        SCOUT_CONNECT_TIMEOUT: "5",
+      }),
+    });
+    expect(r.stdout).toMatch(/^ {2}proxied: route ProxyCommand .*relay\.mjs \/dev\/null \d+ %h$/m);
+    expect(r.stdout).toMatch(/PKCS11Provider/);
+    const row = rowOf(r.stdout, "proxied");
+    expect(row[COL.mark]).toBe("✓");
+    expect(row[COL.dns]).toBe("✓ ProxyCommand");
+    expect(row[COL.hostKey]).toBe("✓ known");
+    expect(r.code).toBe(0);
+  });
+
   it("flags a changed host key with the ssh-keygen -R fix", () => {
     const row = rowOf(bad.stdout, "changed");
     expect(row.slice(COL.mark, COL.hostKey + 1)).toEqual([
