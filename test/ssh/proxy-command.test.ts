@@ -11,6 +11,7 @@ import type { HostConfig } from "../../src/config/host.js";
 import { expandProxyCommand } from "../../src/ssh/proxy-command.js";
 import { describeRoute } from "../../src/ssh/dial.js";
 import { HostStatusCache } from "../../src/ops/status.js";
+import { startHttpScout } from "../mcp/harness.js";
 import { startFleet, type LabFleet } from "../fleet/index.js";
 import { collect, labHostConfig, makeFleet } from "./helpers.js";
 
@@ -155,5 +156,37 @@ describe("ProxyCommand", () => {
     expect(Object.fromEntries(online)).toEqual({ behind: true, dead: false, direct: false });
     const pid = Number(readFileSync(log, "utf8").split(" ")[0]);
     expect(await until(() => !alive(pid))).toBe(true);
+  });
+
+  it("end to end from the ssh config: the hosts list and a read go through the ProxyCommand", async () => {
+    const log = join(lab.dir, "relay-e2e.log");
+    const target = lab.hosts[1]!;
+    const config = join(lab.dir, "ssh_config.proxy");
+    await lab.writeFile(
+      config,
+      [
+        "Host behind",
+        "  HostName behind.invalid",
+        "  HostKeyAlias 127.0.0.1",
+        `  Port ${target.port}`,
+        `  User ${lab.user}`,
+        `  IdentityFile ${lab.clientKeyPath}`,
+        "  IdentitiesOnly yes",
+        `  ProxyCommand ${relayCommand(log, target.port)}`,
+        "",
+      ].join("\n"),
+    );
+    await lab.writeFile(join(target.root, "e2e.txt"), "through the relay\n");
+    const scout = await startHttpScout(lab, { sshConfigPath: config });
+    try {
+      const hosts = await scout.call({ target: "hosts" });
+      expect(hosts.text).toMatch(/behind.*online/);
+      const r = await scout.call({ target: `behind:${target.root}/e2e.txt` });
+      expect(r.isError).toBeFalsy();
+      expect(r.text).toBe("through the relay\n");
+      expect(readFileSync(log, "utf8")).toMatch(/ behind\.invalid \d+ /);
+    } finally {
+      await scout.close();
+    }
   });
 });
