@@ -25,6 +25,10 @@ export interface Settings {
   maxPoolSize: number;
   /** SCOUT_WARM_HOSTS: host patterns (ssh pattern list, `@group`s) kept connected from start-up. */
   warmHosts: string[];
+  /** Past this many hosts, the hosts answer counts online hosts by name instead of listing them. */
+  hostsListMax: number;
+  /** Broadcast targets running at once (each may need its own connection and handshake). */
+  broadcastConcurrency: number;
   /** SCOUT_HOST_GROUPS: named host pattern lists usable as `@name` in targets and patterns. */
   hostGroups: Record<string, string[]>;
   maxChannelsPerConnection: number;
@@ -282,6 +286,21 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
       "Comma-separated host patterns (`*`, `?`, `!neg`, `@group`) connected at start-up and kept warm within SCOUT_MAX_POOL_SIZE",
     defaultText: "(none)",
     parse: (raw) => list(raw),
+  },
+  {
+    key: "hostsListMax",
+    env: "SCOUT_HOSTS_LIST_MAX",
+    description:
+      "Hosts listed one by one in scout('hosts') and hosts://list; past it offline hosts are listed and online ones counted by name",
+    defaultText: "200",
+    parse: positiveNumber(200, { integer: true }),
+  },
+  {
+    key: "broadcastConcurrency",
+    env: "SCOUT_BROADCAST_CONCURRENCY",
+    description: "Targets of one broadcast (`targets=[…]`) running at once; the rest wait their turn",
+    defaultText: "32",
+    parse: positiveNumber(32, { integer: true }),
   },
   {
     key: "hostGroups",

@@ -216,7 +216,11 @@ export class Pipeline implements CallPipeline {
     let outcome: ToolOutcome;
     try {
       const work = (async (): Promise<ToolOutcome> => {
-        const call = planCall(args, { settings: engine.settings, transport: session.transport });
+        const call = planCall(args, {
+          settings: engine.settings,
+          transport: session.transport,
+          aliases: () => engine.registry.list().map((h) => h.alias),
+        });
         const grant = await this.authorize(call.plan, session, deadline.signal);
         const result = await call.run({
           engine,

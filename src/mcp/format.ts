@@ -15,24 +15,89 @@ export interface HostRow {
   configError?: string;
 }
 
+/** The registry's order (localeCompare), with one collator instead of one per comparison: 20× faster. */
+const collator = new Intl.Collator();
+const byAlias = (a: HostRow, b: HostRow): number => collator.compare(a.alias, b.alias);
+
 const configNote = (h: HostRow): string => (h.configError ? ` [config error: ${h.configError}]` : "");
 
-export function formatHostsList(hosts: HostRow[]): string {
+const hostLine = (h: HostRow): string =>
+  `  [${h.online ? "✓" : "✗"}] ${h.alias} (${h.online ? "online" : "offline"}) -> ${h.user}@${h.hostname}:${h.port}${configNote(h)}`;
+
+/**
+ * The hosts list. Past `maxListed` hosts (a fleet of thousands) the online hosts are counted by
+ * name prefix instead of listed one by one; offline hosts (the actionable ones) are still listed,
+ * up to `maxListed`. Every line a host gets keeps the Python Scout's layout.
+ */
+export function formatHostsList(hosts: HostRow[], maxListed = Infinity): string {
   if (hosts.length === 0) return "No SSH hosts configured.";
-  const rows = [...hosts].sort((a, b) => a.alias.localeCompare(b.alias));
-  return [
-    "Available hosts:",
-    ...rows.map(
-      (h) =>
-        `  [${h.online ? "✓" : "✗"}] ${h.alias} (${h.online ? "online" : "offline"}) -> ${h.user}@${h.hostname}:${h.port}${configNote(h)}`,
-    ),
-  ].join("\n");
+  const rows = [...hosts].sort(byAlias);
+  if (rows.length <= maxListed) return ["Available hosts:", ...rows.map(hostLine)].join("\n");
+  const summary = summarizeHosts(rows, maxListed);
+  const out = [
+    `Available hosts: ${rows.length} (${summary.online} online, ${rows.length - summary.online} offline); ` +
+      `more than ${maxListed}, so online hosts are counted by name, not listed. ` +
+      `List a subset with scout("hosts:PATTERN"), e.g. hosts:${summary.prefixes[0]?.prefix ?? "web-"}*`,
+  ];
+  if (summary.offline.length > 0) out.push(...summary.offline.map(hostLine));
+  if (summary.offlineOmitted > 0) out.push(`  … and ${summary.offlineOmitted} more offline hosts`);
+  out.push("Online, by name:");
+  for (const p of summary.prefixes) out.push(`  [✓] ${p.prefix}* : ${p.count} online`);
+  if (summary.prefixesOmitted > 0) out.push(`  … and ${summary.prefixesOmitted} more name prefixes`);
+  return out.join("\n");
 }
 
-export function formatHostsResource(hosts: HostRow[]): string {
-  const out = ["Available SSH Hosts", "=".repeat(40), ""];
-  const rows = [...hosts].sort((a, b) => a.alias.localeCompare(b.alias));
+export interface HostsSummary {
+  online: number;
+  /** Offline hosts, at most `maxListed`. */
+  offline: HostRow[];
+  offlineOmitted: number;
+  /** Online hosts counted by their name up to the first digit (`web-0042` → `web-`). */
+  prefixes: Array<{ prefix: string; count: number }>;
+  prefixesOmitted: number;
+}
+
+/** Counts for a hosts list too long to show line by line (see formatHostsList). */
+export function summarizeHosts(rows: HostRow[], maxListed: number): HostsSummary {
+  const offline: HostRow[] = [];
+  let offlineCount = 0;
+  let online = 0;
+  const prefixes = new Map<string, number>();
   for (const h of rows) {
+    if (!h.online) {
+      if (offline.length < maxListed) offline.push(h);
+      offlineCount++;
+      continue;
+    }
+    online++;
+    const prefix = /^[^0-9]*/.exec(h.alias)?.[0] ?? "";
+    prefixes.set(prefix, (prefixes.get(prefix) ?? 0) + 1);
+  }
+  const sorted = [...prefixes]
+    .map(([prefix, count]) => ({ prefix, count }))
+    .sort((a, b) => b.count - a.count);
+  const shown = sorted.slice(0, 50);
+  return {
+    online,
+    offline,
+    offlineOmitted: offlineCount - offline.length,
+    prefixes: shown,
+    prefixesOmitted: sorted.length - shown.length,
+  };
+}
+
+export function formatHostsResource(hosts: HostRow[], maxListed = Infinity): string {
+  const out = ["Available SSH Hosts", "=".repeat(40), ""];
+  const rows = [...hosts].sort(byAlias);
+  if (rows.length > maxListed) {
+    // A fleet of thousands: nine lines per host would be megabytes. The URI forms once instead.
+    out.push(formatHostsList(rows, maxListed), "");
+    out.push(
+      "Every host's resources: {host}://path/to/file, {host}://docker, {host}://compose, {host}://zfs,",
+    );
+    out.push("{host}://syslog, and scout://{host}/path/to/file.", "");
+  }
+  for (const h of rows.length > maxListed ? [] : rows) {
     const n = h.alias;
     out.push(
       `[${h.online ? "✓" : "✗"}] ${n} (${h.online ? "online" : "offline"})${configNote(h)}`,
@@ -141,44 +206,104 @@ export interface BroadcastBlock {
   output: string;
   /** The block's output is an error message (gets the `Error: ` prefix). */
   error?: boolean;
+  /**
+   * Set when only a prefix of the output was kept (a broadcast to many hosts bounds its memory):
+   * the size of the whole output in bytes. The block is then shown as a summary line.
+   */
+  droppedBytes?: number;
 }
 
 const WIDTH = 60;
+/** A section is not worth shortening below this: past it, hosts get one summary line each. */
+const MIN_SECTION = 256;
+/** Longest text of a summary line's output excerpt. */
+const SUMMARY_EXCERPT = 120;
 
 function header(title: string): string {
   const len = [...title].length;
   return title + "═".repeat(Math.max(3, WIDTH - len));
 }
 
+/** One line for a host whose section did not fit: status, size, and the first line of output. */
+function summaryLine(b: BroadcastBlock, body: string): string {
+  const bytes = b.droppedBytes ?? Buffer.byteLength(b.output);
+  const first = (b.error ? body : (b.output.split("\n", 1)[0] ?? "")).replace(/[\0-\x1f\x7f]/g, " ");
+  const excerpt = cutUtf8(first, SUMMARY_EXCERPT) + (Buffer.byteLength(first) > SUMMARY_EXCERPT ? "…" : "");
+  const what = b.error ? excerpt : `${bytes} bytes${excerpt ? `: ${excerpt}` : ""}`;
+  return `  ${b.ok ? "✓" : "✗"} ${b.host}:${b.path} — ${what}`;
+}
+
 /**
  * One block per target (header, output or `Error: …`, blank line) and the footer
- * `─── N/M hosts succeeded ───`. Failed commands keep their output. The whole text is capped at
- * `maxTotalBytes`: sections are shortened evenly, headers and footer always stay.
+ * `─── N/M hosts succeeded ───`. Failed commands keep their output. The whole text stays within
+ * `maxTotalBytes`: first sections are shortened evenly (headers and footer always stay); when
+ * that would leave less than 256 bytes a section (hundreds of hosts), hosts are shown in order as
+ * full blocks while they fit, and every other host gets one summary line (✓/✗, size or error).
  */
 export function formatBroadcast(blocks: BroadcastBlock[], opts: { maxTotalBytes?: number } = {}): string {
   const bodies = blocks.map((b) => (b.error ? `Error: ${b.output.replace(/^Error:\s*/, "")}` : b.output));
   const heads = blocks.map((b) => header(`═══ ${b.host}:${b.path} ${b.ok ? "" : "[FAILED] "}`));
   const ok = blocks.filter((b) => b.ok).length;
   const footer = `─── ${ok}/${blocks.length} hosts succeeded ───`;
-  let shortened = 0;
   const cap = opts.maxTotalBytes;
-  if (cap !== undefined) {
-    const total = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
-    if (total > cap) {
-      const share = Math.max(256, Math.floor(cap / Math.max(1, blocks.length)));
-      for (let i = 0; i < bodies.length; i++) {
-        const b = bodies[i] as string;
-        if (Buffer.byteLength(b) > share) {
-          bodies[i] = cutUtf8(b, share) + `\n[section cut at ${share} bytes]`;
-          shortened++;
-        }
-      }
-    }
-  }
   const out: string[] = [];
-  blocks.forEach((_, i) => out.push(heads[i] as string, bodies[i] as string, ""));
-  if (shortened > 0)
-    out.push(`[broadcast output capped at ${cap} bytes; ${shortened} host sections shortened]`);
+  const blockBytes = (i: number, body: string) =>
+    Buffer.byteLength(heads[i] as string) + Buffer.byteLength(body) + 3;
+  const headBytes = heads.reduce((n, h) => n + Buffer.byteLength(h) + 3, 0) + Buffer.byteLength(footer) + 200;
+  const bodyBytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
+  const anyDropped = blocks.some((b) => b.droppedBytes !== undefined);
+  if (cap === undefined || (!anyDropped && headBytes + bodyBytes <= cap)) {
+    blocks.forEach((_, i) => out.push(heads[i] as string, bodies[i] as string, ""));
+    out.push(footer);
+    return out.join("\n");
+  }
+  const share = Math.floor((cap - headBytes) / Math.max(1, blocks.length));
+  if (!anyDropped && share >= MIN_SECTION) {
+    let shortened = 0;
+    blocks.forEach((_, i) => {
+      let b = bodies[i] as string;
+      if (Buffer.byteLength(b) > share) {
+        b = cutUtf8(b, share) + `\n[section cut at ${share} bytes]`;
+        shortened++;
+      }
+      out.push(heads[i] as string, b, "");
+    });
+    if (shortened > 0)
+      out.push(`[broadcast output capped at ${cap} bytes; ${shortened} host sections shortened]`);
+    out.push(footer);
+    return out.join("\n");
+  }
+  // Too many hosts for a section each: full blocks while they fit, then one line per host.
+  const lines = blocks.map((b, i) => summaryLine(b, bodies[i] as string));
+  const lineBytes = lines.map((l) => Buffer.byteLength(l) + 1);
+  let rest = lineBytes.reduce((a, b) => a + b, 0);
+  let used = Buffer.byteLength(footer) + 200;
+  let full = 0;
+  for (let i = 0; i < blocks.length; i++) {
+    rest -= lineBytes[i] as number;
+    const b = blocks[i] as BroadcastBlock;
+    const cost = blockBytes(i, bodies[i] as string);
+    if (b.droppedBytes !== undefined || used + cost + rest > cap) {
+      rest += lineBytes[i] as number;
+      break;
+    }
+    out.push(heads[i] as string, bodies[i] as string, "");
+    used += cost;
+    full++;
+  }
+  const summarized = blocks.length - full;
+  if (summarized > 0) {
+    out.push(`[${summarized} of ${blocks.length} hosts did not fit in ${cap} bytes: one line each]`);
+    let shown = 0;
+    for (let i = full; i < blocks.length; i++) {
+      if (used + (lineBytes[i] as number) > cap) break;
+      out.push(lines[i] as string);
+      used += lineBytes[i] as number;
+      shown++;
+    }
+    if (shown < summarized) out.push(`[${summarized - shown} more hosts not shown; target fewer hosts]`);
+    out.push("");
+  }
   out.push(footer);
   return out.join("\n");
 }

@@ -41,6 +41,8 @@ export interface PlanEnv {
   settings: Settings;
   /** "stdio" lets beam use any local path; "http" confines it to SCOUT_BEAM_DIR. */
   transport: "stdio" | "http";
+  /** The configured aliases, in order: host patterns in broadcast targets expand over them. */
+  aliases(): readonly string[];
 }
 
 /** One place a call touches: the host must exist and the path pass the policy. */

@@ -37,6 +37,7 @@ import type { CallPipeline, CallSession } from "./calls.js";
 import type { ScoutEngine } from "./mode.js";
 import { normalizeRemotePath, validateResourceName } from "./target.js";
 import { fitReadResult } from "./budget.js";
+import { hostsAnswers } from "./hosts-answer.js";
 
 /** A URI scheme must start with a letter and contain only letters, digits, + - . */
 export function isSchemeSafe(alias: string): boolean {
@@ -374,23 +375,14 @@ export class ResourceCatalog {
   }
 
   private hostsResource(uri: string, signal: AbortSignal): Promise<ReadResourceResult> {
-    return this.run(uri, undefined, signal, async () => {
-      const hosts = this.app.registry.list();
-      const status = await this.app.status.status(hosts);
-      return text(
+    return this.run(uri, undefined, signal, async () =>
+      text(
         uri,
-        formatHostsResource(
-          hosts.map((h) => ({
-            alias: h.alias,
-            user: h.user,
-            hostname: h.hostname,
-            port: h.port,
-            online: status.get(h.alias) ?? false,
-            ...(h.configError !== undefined ? { configError: h.configError } : {}),
-          })),
+        await hostsAnswers(this.app).answer("resource", undefined, (rows) =>
+          formatHostsResource(rows, this.app.settings.hostsListMax),
         ),
-      );
-    });
+      ),
+    );
   }
 
   private dockerLogs(u: string, h: string, container: string, s: AbortSignal): Promise<ReadResourceResult> {

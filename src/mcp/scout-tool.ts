@@ -15,7 +15,7 @@ import { jobMode } from "./modes/job.js";
 import { readMode, treeMode } from "./modes/path.js";
 import type { ModeResult, ModeSpec, Plan, PlanEnv, RunContext } from "./mode.js";
 import type { ScoutArgs } from "./schema.js";
-import { parseTarget } from "./target.js";
+import { isHostsTarget, parseTarget } from "./target.js";
 
 export type { ScoutMode } from "./mode.js";
 
@@ -39,7 +39,7 @@ export function modeOf(args: ScoutArgs): DispatchMode {
   if (args.beam_source || args.beam_target || args.beam) return "beam";
   if (args.targets && args.targets.length > 0) return "broadcast";
   if (args.job !== undefined || args.background) return "job";
-  if (args.target.trim().toLowerCase() === "hosts") return "hosts";
+  if (isHostsTarget(args.target)) return "hosts";
   if (args.find) return "find";
   if (args.diff !== undefined || args.diff_content !== undefined) return "diff";
   if (args.query !== undefined) return "command";

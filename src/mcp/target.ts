@@ -2,16 +2,24 @@
  * Target parsing, before any SSH traffic. Error texts follow the Python Scout so that prompts
  * written for it keep working; `..` is normalized rather than rejected (the original's regexes
  * refused legitimate names like `/etc/..hidden`).
+ *
+ * Fleet forms: `hosts:PATTERN` lists a subset, and in `targets=[…]` the host part may be a host
+ * pattern or group (`web-*:/etc/nginx/nginx.conf`, `@web:/etc/x`, `web-*,!web-old:/etc/x`),
+ * expanded over the configured aliases by expandTargets (semantics: config/host-patterns.ts).
  */
 import { posix } from "node:path";
+import { isHostPattern, selectHosts, type HostGroups } from "../config/host-patterns.js";
 import { ScoutError } from "../errors.js";
 
-export type Target = { kind: "hosts" } | { kind: "path"; host: string; path: string };
+export type Target = { kind: "hosts"; filter?: string } | { kind: "path"; host: string; path: string };
 export type RemoteRole = "diff" | "broadcast" | "beam_source" | "beam_target";
 
 const MAX_HOST = 253;
 const MAX_PATH = 4096;
 const BAD_HOST = /[/\\;&|$`\s\0-\x1f\x7f]/;
+const MAX_PATTERN = 4096;
+/** A pattern list may hold spaces after commas; otherwise what a host may hold. */
+const BAD_PATTERN = /[/\\;&|$`\0-\x1f\x7f]/;
 
 /** Renders a value for an error message on one line (control characters escaped). */
 export function shown(s: string, max = 200): string {
@@ -58,9 +66,32 @@ function checkHost(host: string): string {
   return host;
 }
 
+/**
+ * `hosts`, or `hosts:PATTERN` (a subset). `hosts:/path` and `hosts:~/path` stay a path on a host
+ * named "hosts", as before patterns existed.
+ */
+function hostsFilter(t: string): string | undefined {
+  if (t.toLowerCase() === "hosts") return "";
+  if (!/^hosts:/i.test(t)) return undefined;
+  const filter = t.slice(6).trim();
+  return filter === "" || /^[/~]/.test(filter) ? undefined : filter;
+}
+
+/** True for `hosts` and `hosts:PATTERN` (the hosts list, whole or a subset). */
+export function isHostsTarget(raw: string): boolean {
+  return hostsFilter((raw ?? "").trim()) !== undefined;
+}
+
 export function parseTarget(raw: string): Target {
   const t = (raw ?? "").trim();
-  if (t.toLowerCase() === "hosts") return { kind: "hosts" };
+  const filter = hostsFilter(t);
+  if (filter === "") return { kind: "hosts" };
+  if (filter !== undefined) {
+    if (filter.length > MAX_PATTERN) throw invalid(`Host pattern too long: ${filter.length} chars`);
+    if (BAD_PATTERN.test(filter))
+      throw invalid(`Host pattern contains invalid characters: '${shown(filter)}'`);
+    return { kind: "hosts", filter };
+  }
   const colon = t.indexOf(":");
   if (t === "" || colon < 0) throw invalid(`Invalid target '${shown(t)}'. Expected 'host:/path' or 'hosts'`);
   const host = checkHost(t.slice(0, colon).trim());
@@ -95,4 +126,52 @@ export function validateResourceName(name: string, what: string): string {
     throw invalid(`Invalid ${what} name '${shown(name)}': use letters, digits, '.', '_' and '-'`);
   }
   return name;
+}
+
+/** One expanded broadcast target: a host and path, or why the entry selected nothing. */
+export interface ExpandedTarget {
+  host: string;
+  path: string;
+  error?: ScoutError;
+}
+
+/**
+ * Broadcast targets with host patterns and groups expanded over the configured aliases (in their
+ * order), duplicates (`host:path` reached by two entries) dropped. An entry that does not parse,
+ * or whose pattern selects no host, becomes one target carrying its error, so it fails alone.
+ */
+export function expandTargets(
+  raw: readonly string[],
+  aliases: readonly string[],
+  groups: HostGroups,
+): ExpandedTarget[] {
+  const out: ExpandedTarget[] = [];
+  const seen = new Set<string>();
+  const add = (host: string, path: string) => {
+    const key = `${host}\0${path}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push({ host, path });
+  };
+  for (const r of raw) {
+    let spec: { host: string; path: string };
+    try {
+      spec = parseRemoteSpec(r, "broadcast");
+      if (!isHostPattern(spec.host)) {
+        add(spec.host, spec.path);
+        continue;
+      }
+      const hosts = selectHosts(spec.host, aliases, groups);
+      if (hosts.length === 0) {
+        throw new ScoutError("unknown-host", `No configured host matches '${shown(spec.host)}'`, {
+          hint: "List the hosts with scout('hosts'), or a subset with scout('hosts:PATTERN')",
+        });
+      }
+      for (const h of hosts) add(h, spec.path);
+    } catch (e) {
+      const error = e instanceof ScoutError ? e : new ScoutError("invalid-input", String(e));
+      out.push({ host: r, path: "", error });
+    }
+  }
+  return out;
 }

@@ -1,6 +1,11 @@
 /**
- * `targets=[…]`: the same read (or command) on many `host:/path` targets at once. A target that
- * fails — unparseable, unknown, refused — fails alone; the others still answer.
+ * `targets=[…]`: the same read (or command) on many `host:/path` targets at once. Host patterns and
+ * groups expand over the configured aliases (`web-*:/etc/x`, `@web:/etc/x`). A target that fails —
+ * unparseable, unknown, refused, a pattern matching nothing — fails alone; the others still answer.
+ *
+ * For fleets of thousands: at most SCOUT_BROADCAST_CONCURRENCY targets run at once, progress is
+ * reported as targets finish, and the outputs kept stay within twice the output cap (later ones
+ * keep only their first line and size), so memory is bounded whatever the fleet prints.
  */
 import { z } from "zod";
 import { ScoutError, errorMessage } from "../../errors.js";
@@ -9,7 +14,7 @@ import { listDirectory } from "../../ops/list.js";
 import { readFile, statPath } from "../../ops/read.js";
 import { formatBroadcast, formatCommandResult, formatFileContent } from "../format.js";
 import { defineMode, type Plan, type PlanTarget, type RunContext } from "../mode.js";
-import { parseRemoteSpec } from "../target.js";
+import { expandTargets } from "../target.js";
 
 interface BroadcastPlan extends Plan {
   query?: string;
@@ -22,7 +27,12 @@ interface TargetResult {
   output: string;
   exitCode?: number | null;
   error?: boolean;
+  /** Only the first line was kept (memory bound): the size of the whole output. */
+  droppedBytes?: number;
 }
+
+/** What a finished target keeps when the outputs kept so far already reach the memory bound. */
+const KEPT_WHEN_DROPPED = 1024;
 
 function question(targets: readonly string[], query: string, sudo: boolean): string {
   const shown = targets.slice(0, 10).join(", ") + (targets.length > 10 ? ", …" : "");
@@ -72,6 +82,51 @@ async function one(p: BroadcastPlan, i: number, t: PlanTarget, ctx: RunContext):
   }
 }
 
+/**
+ * Runs the targets with at most SCOUT_BROADCAST_CONCURRENCY at once, in order, reporting progress
+ * (at most every 100 ms, and at the end) and bounding the outputs kept (see KEPT_WHEN_DROPPED).
+ */
+async function runBounded(p: BroadcastPlan, ctx: RunContext): Promise<TargetResult[]> {
+  const total = p.targets.length;
+  const results: TargetResult[] = new Array<TargetResult>(total);
+  const keepBytes = 2 * ctx.engine.limits.maxOutputSize;
+  let kept = 0;
+  let next = 0;
+  let done = 0;
+  let failed = 0;
+  let lastReport = 0;
+  const report = (force: boolean) => {
+    const now = performance.now();
+    if (!ctx.progress || (!force && now - lastReport < 100)) return;
+    lastReport = now;
+    ctx.progress(done, total, `${done}/${total} targets done${failed ? `, ${failed} failed` : ""}`);
+  };
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const r = await one(p, i, p.targets[i] as PlanTarget, ctx);
+      const bytes = Buffer.byteLength(r.output);
+      if (kept + bytes > keepBytes && bytes > KEPT_WHEN_DROPPED) {
+        // Past the bound: keep the first line (for the summary), say how big it was.
+        results[i] = {
+          ...r,
+          output: r.output.slice(0, KEPT_WHEN_DROPPED).split("\n", 1)[0] ?? "",
+          droppedBytes: bytes,
+        };
+      } else {
+        results[i] = r;
+        kept += bytes;
+      }
+      done++;
+      if (!r.ok) failed++;
+      report(done === total);
+    }
+  };
+  const width = Math.max(1, Math.min(ctx.engine.settings.broadcastConcurrency, total));
+  await Promise.all(Array.from({ length: width }, worker));
+  return results;
+}
+
 export const broadcastMode = defineMode<BroadcastPlan, TargetResult[]>({
   mode: "broadcast",
   params: ["targets", "query", "sudo"],
@@ -83,16 +138,9 @@ export const broadcastMode = defineMode<BroadcastPlan, TargetResult[]>({
       z.object({ target: z.string(), ok: z.boolean(), exitCode: z.number().nullable().optional() }),
     ),
   }),
-  plan(args) {
+  plan(args, env) {
     const raw = args.targets ?? [];
-    const targets = raw.map((r): PlanTarget => {
-      try {
-        return parseRemoteSpec(r, "broadcast");
-      } catch (e) {
-        const error = e instanceof ScoutError ? e : new ScoutError("invalid-input", errorMessage(e));
-        return { host: r, path: "", error };
-      }
-    });
+    const targets: PlanTarget[] = expandTargets(raw, env.aliases(), env.settings.hostGroups);
     const q = args.query;
     return {
       mode: "broadcast",
@@ -103,13 +151,17 @@ export const broadcastMode = defineMode<BroadcastPlan, TargetResult[]>({
             query: q,
             command: q,
             changes: args.sudo ? "sudo commands" : "commands",
-            confirm: question(raw, q, args.sudo),
+            confirm: question(
+              targets.map((t) => (t.error ? t.host : `${t.host}:${t.path}`)),
+              q,
+              args.sudo,
+            ),
           }
         : {}),
       ...(args.sudo ? { sudo: true } : {}),
     };
   },
-  run: (p, ctx) => Promise.all(p.targets.map((t, i) => one(p, i, t, ctx))),
+  run: (p, ctx) => runBounded(p, ctx),
   format(results, p, ctx) {
     const text = formatBroadcast(
       results.map((r) => ({
@@ -118,6 +170,7 @@ export const broadcastMode = defineMode<BroadcastPlan, TargetResult[]>({
         ok: r.ok,
         output: r.output,
         ...(r.error ? { error: true } : {}),
+        ...(r.droppedBytes !== undefined ? { droppedBytes: r.droppedBytes } : {}),
       })),
       { maxTotalBytes: ctx.engine.limits.maxOutputSize },
     );

@@ -1,14 +1,57 @@
-/** `scout("hosts")`: the configured hosts with their online status. */
+/**
+ * `scout("hosts")`: the configured hosts with their online status; `scout("hosts:PATTERN")` the
+ * subset a host pattern or `@group` selects. Rendered once per change (see hosts-answer.ts).
+ */
 import { z } from "zod";
 import { hostAddress } from "../../config/host.js";
-import { formatHostsList, type HostRow } from "../format.js";
+import { formatHostsList, summarizeHosts, type HostRow } from "../format.js";
+import { hostsAnswers } from "../hosts-answer.js";
 import { defineMode, type Plan } from "../mode.js";
+import { parseTarget, shown } from "../target.js";
 
-export const hostsMode = defineMode<Plan, HostRow[]>({
+interface HostsPlan extends Plan {
+  filter?: string;
+}
+
+interface HostsAnswer {
+  text: string;
+  structured: Record<string, unknown>;
+}
+
+function render(rows: HostRow[], filter: string | undefined, maxListed: number): HostsAnswer {
+  // Past maxListed the structured list, like the text, holds the offline hosts only, plus counts.
+  const listed = rows.length > maxListed ? summarizeHosts(rows, maxListed).offline : rows;
+  return {
+    text:
+      filter !== undefined && rows.length === 0
+        ? `No configured hosts match '${shown(filter)}'.`
+        : formatHostsList(rows, maxListed),
+    structured: {
+      mode: "hosts",
+      ...(filter !== undefined ? { filter } : {}),
+      total: rows.length,
+      online: rows.filter((r) => r.online).length,
+      ...(listed !== rows ? { listed: "offline" } : {}),
+      hosts: listed.map((r) => ({
+        name: r.alias,
+        address: hostAddress({ ...r, identityFiles: [], identitiesOnly: false, proxyJump: [] }),
+        online: r.online,
+        ...(r.configError !== undefined ? { configError: r.configError } : {}),
+      })),
+    },
+  };
+}
+
+export const hostsMode = defineMode<HostsPlan, HostsAnswer>({
   mode: "hosts",
   params: ["target"],
   output: z.object({
     mode: z.literal("hosts"),
+    filter: z.string().optional(),
+    total: z.number(),
+    online: z.number(),
+    /** "offline": too many hosts to list; only the offline ones are (see SCOUT_HOSTS_LIST_MAX). */
+    listed: z.literal("offline").optional(),
     hosts: z.array(
       z.object({
         name: z.string(),
@@ -18,30 +61,14 @@ export const hostsMode = defineMode<Plan, HostRow[]>({
       }),
     ),
   }),
-  plan: () => ({ mode: "hosts", targets: [] }),
-  async run(_plan, ctx) {
-    const hosts = ctx.engine.registry.list();
-    const status = await ctx.engine.status.status(hosts);
-    return hosts.map((h) => ({
-      alias: h.alias,
-      user: h.user,
-      hostname: h.hostname,
-      port: h.port,
-      online: status.get(h.alias) ?? false,
-      ...(h.configError !== undefined ? { configError: h.configError } : {}),
-    }));
+  plan: (args) => {
+    const t = parseTarget(args.target);
+    const filter = t.kind === "hosts" ? t.filter : undefined;
+    return { mode: "hosts", targets: [], ...(filter !== undefined ? { filter } : {}) };
   },
-  format: (rows) => ({
-    mode: "hosts",
-    text: formatHostsList(rows),
-    structured: {
-      mode: "hosts",
-      hosts: rows.map((r) => ({
-        name: r.alias,
-        address: hostAddress({ ...r, identityFiles: [], identitiesOnly: false, proxyJump: [] }),
-        online: r.online,
-        ...(r.configError !== undefined ? { configError: r.configError } : {}),
-      })),
-    },
-  }),
+  run: (plan, ctx) =>
+    hostsAnswers(ctx.engine).answer("scout", plan.filter, (rows) =>
+      render(rows, plan.filter, ctx.engine.settings.hostsListMax),
+    ),
+  format: (answer) => ({ mode: "hosts", text: answer.text, structured: answer.structured }),
 });
