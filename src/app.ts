@@ -14,6 +14,7 @@ import type { Logger } from "./observe/log.js";
 import { VERSION } from "./version.js";
 import { Policy } from "./guard/policy.js";
 import type { ScoutEngine } from "./mcp/mode.js";
+import { WatchHub } from "./mcp/watches.js";
 import { createMcpServer } from "./mcp/server.js";
 import type { ResourceCatalog } from "./mcp/resources.js";
 import { createLogger } from "./observe/log.js";
@@ -166,6 +167,13 @@ export async function startScout(
     res.writeHead(200, { "content-type": contentType }).end(body);
   };
   const catalogs = new Set<ResourceCatalog>();
+  // Resource subscriptions: one hub (global and per-client caps), one set of watches per session.
+  const watchHub = new WatchHub({
+    host: (alias) => app.fleet.host(alias),
+    limits: app.limits,
+    maxTotal: settings.maxWatches,
+    maxPerClient: settings.maxWatchesPerClient,
+  });
   app.registry.on("change", () => {
     for (const c of catalogs) c.sync();
   });
@@ -180,6 +188,7 @@ export async function startScout(
     sessions: http?.sessions() ?? (settings.transport === "stdio" ? 1 : 0),
     inFlight: pipeline.limiter.active,
     queued: pipeline.limiter.waiting,
+    watches: watchHub.active,
   });
   let metricsServer: MetricsEndpoint | undefined;
   let resolveDone: () => void = () => {};
@@ -194,6 +203,7 @@ export async function startScout(
       // 1. No new work; 2. calls in flight are cancelled (their remote processes killed) and their
       // error results still reach the clients; 3. then sessions and SSH close.
       http?.stopAccepting();
+      watchHub.close();
       await pipeline.cancelAll(remaining());
       await waitUntilQuiet(app, remaining() + KILL_GRACE_MS);
       await Promise.race([http?.close() ?? Promise.resolve(), sleep(remaining())]);
@@ -213,6 +223,7 @@ export async function startScout(
       client: "stdio",
       pipeline,
       readOnly: settings.readOnly,
+      watches: watchHub,
     });
     catalogs.add(catalog);
     // Metrics first: a port already in use must fail the start, not a running session.
@@ -248,14 +259,18 @@ export async function startScout(
       sessionIdleTimeoutMs: settings.sessionIdleTimeoutMs,
       maxSessionsPerClient: settings.maxSessionsPerClient,
       createMcpServer: ({ req }) => {
-        const { mcp, catalog } = createMcpServer(app, {
+        const { mcp, catalog, watches } = createMcpServer(app, {
           transport: "http",
           client: clientOf(req),
           pipeline,
           readOnly: settings.readOnly,
+          watches: watchHub,
         });
         catalogs.add(catalog);
-        mcp.server.onclose = () => catalogs.delete(catalog);
+        mcp.server.onclose = () => {
+          catalogs.delete(catalog);
+          watches?.close(); // a session's watches stop with it
+        };
         return mcp;
       },
       jsonResponse: settings.httpJsonResponse,

@@ -84,6 +84,10 @@ export interface Settings {
   jobSpoolCap: number;
   /** Milliseconds between a cancel's TERM and its KILL. */
   jobCancelGraceMs: number;
+  /** Resource subscriptions (file watches) the whole server runs at most. */
+  maxWatches: number;
+  /** Resource subscriptions one client (API key or address) holds at most. */
+  maxWatchesPerClient: number;
 }
 
 export type SettingSource = "default" | { env: string };
@@ -568,6 +572,20 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     description: "Seconds a cancelled job's process group gets between TERM and KILL",
     defaultText: "5",
     parse: positiveNumber(5, { scale: 1000 }),
+  },
+  {
+    key: "maxWatches",
+    env: "SCOUT_MAX_WATCHES",
+    description: "Resource subscriptions (watched files, polled over SFTP) the whole server runs at most",
+    defaultText: "256",
+    parse: positiveNumber(256, { integer: true }),
+  },
+  {
+    key: "maxWatchesPerClient",
+    env: "SCOUT_MAX_WATCHES_PER_CLIENT",
+    description: "Resource subscriptions one client (API key, else address; stdio is one) holds at most",
+    defaultText: "16",
+    parse: positiveNumber(16, { integer: true }),
   },
 ];
 

@@ -267,6 +267,31 @@ export class ResourceCatalog {
     return same[0];
   }
 
+  /**
+   * The host file a URI names, for resource subscriptions: `scout://HOST/PATH` or `HOST://PATH`
+   * (not the fixed views such as `HOST://docker`, which are not files).
+   */
+  fileTarget(uri: string): { host: string; path: string } {
+    const sep = uri.indexOf("://");
+    const scheme = sep > 0 ? uri.slice(0, sep) : "";
+    const rest = uri.slice(sep + 3);
+    const notAFile = () =>
+      new ScoutError("invalid-input", `Only files can be watched: ${uri.slice(0, 200)}`, {
+        hint: "Subscribe to scout://HOST/PATH (or HOST://PATH) of a file, e.g. a log",
+      });
+    if (sep <= 0 || scheme.toLowerCase() === "hosts") throw notAFile();
+    if (scheme.toLowerCase() === "scout") {
+      const slash = rest.indexOf("/");
+      const rawHost = one(slash < 0 ? rest : rest.slice(0, slash));
+      if (!rawHost || slash < 0) throw notAFile();
+      return { host: this.resolveAlias(rawHost, false) ?? rawHost, path: "/" + one(rest.slice(slash + 1)) };
+    }
+    const alias = this.resolveAlias(one(scheme), true);
+    if (!alias) throw notFound(uri, `no host '${scheme}' (hosts://list lists them)`);
+    if (/^(docker|compose|zfs|syslog)(\/|$)/.test(rest)) throw notAFile();
+    return { host: alias, path: "/" + one(rest) };
+  }
+
   /** resources/read: routes the URI itself (scheme compared case-insensitively). */
   read(uri: string, signal: AbortSignal): Promise<ReadResourceResult> {
     return this.route(uri)(uri, signal);

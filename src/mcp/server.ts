@@ -19,6 +19,7 @@ import { elicitConfirmation } from "./elicit.js";
 import { errorText } from "./format.js";
 import type { ScoutEngine } from "./mode.js";
 import { ResourceCatalog } from "./resources.js";
+import { installSubscriptions, type SessionWatches, type WatchHub } from "./watches.js";
 import { SCOUT_DESCRIPTION, scoutInputSchema, scoutInputShape, type ScoutArgs } from "./schema.js";
 
 export interface SessionOptions {
@@ -26,6 +27,8 @@ export interface SessionOptions {
   client: string;
   pipeline: CallPipeline;
   readOnly?: boolean;
+  /** Resource subscriptions (watched files); absent: the server does not offer them. */
+  watches?: WatchHub;
 }
 
 type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -65,7 +68,7 @@ export function toolResult(outcome: ToolOutcome): CallToolResult {
 export function createMcpServer(
   engine: ScoutEngine,
   options: SessionOptions,
-): { mcp: McpServer; catalog: ResourceCatalog } {
+): { mcp: McpServer; catalog: ResourceCatalog; watches?: SessionWatches } {
   const mcp = new McpServer(
     { name: "scout-mcp", version: engine.version, title: "Scout" },
     { capabilities: { tools: {}, resources: { listChanged: true }, logging: {} } },
@@ -123,5 +126,9 @@ export function createMcpServer(
 
   const catalog = new ResourceCatalog(mcp, engine, options.pipeline, session);
   catalog.install();
-  return { mcp, catalog };
+  const hub = options.watches;
+  const watches = hub
+    ? installSubscriptions({ mcp, catalog, pipeline: options.pipeline, session, engine, hub })
+    : undefined;
+  return { mcp, catalog, ...(watches ? { watches } : {}) };
 }
