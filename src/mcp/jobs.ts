@@ -4,7 +4,7 @@
  * Parameters are checked before any SSH traffic; answers are text for the model plus
  * structuredContent, like every other mode.
  */
-import picomatch from "picomatch";
+import { compileHostPattern, isHostPattern } from "../config/host-patterns.js";
 import type { Settings } from "../config/settings.js";
 import { ScoutError, errorMessage } from "../errors.js";
 import {
@@ -32,7 +32,7 @@ export interface JobDeps {
   limits: Limits;
   settings: Pick<
     Settings,
-    "jobRetentionS" | "jobSpoolCap" | "jobCancelGraceMs" | "requestTimeoutMs" | "readOnly"
+    "jobRetentionS" | "jobSpoolCap" | "jobCancelGraceMs" | "requestTimeoutMs" | "readOnly" | "hostGroups"
   >;
   signal: AbortSignal;
   /** Progress reporter when the client sent a progress token (live output of a followed job). */
@@ -358,9 +358,9 @@ async function followCall(
 
 async function listCall(deps: JobDeps, pattern: string): Promise<JobAnswer> {
   const all = deps.aliases();
-  const isGlob = /[*?[\]{}!]/.test(pattern);
-  const matches = picomatch(pattern, { dot: true });
-  const hosts = isGlob ? all.filter((a) => matches(a)) : [pattern];
+  // The same host patterns as targets: globs, comma lists, `!` exclusions, @groups.
+  const isGlob = isHostPattern(pattern);
+  const hosts = isGlob ? all.filter(compileHostPattern(pattern, deps.settings.hostGroups)) : [pattern];
   if (hosts.length === 0) {
     throw new ScoutError("invalid-input", `No host matches '${pattern}'`, {
       hint: `Available: ${[...all].sort().join(", ") || "(none)"}`,

@@ -43,7 +43,9 @@ export const scoutInputShape = {
   job: z
     .string()
     .optional()
-    .describe("A job handle 'host/id' (see job_action), or a host or glob ('web*', '*') to list jobs"),
+    .describe(
+      "A job handle 'host/id' (see job_action), or a host or pattern ('web*', '@group', '*') to list jobs",
+    ),
   job_action: z
     .enum(["status", "output", "wait", "cancel"])
     .optional()
