@@ -3,7 +3,8 @@
  * real-sshd lab fleet. Prints one table and writes bench/results/latest.{json,svg,md}. A script, not
  * a test: it never fails because the machine was slow; a scenario that breaks is reported as such.
  *
- *   npm run bench -- [--quick] [--only 2,cold-start,...] [--duration 300] [--out DIR]
+ *   npm run bench -- [--quick] [--only 2,cold-start,...] [--merge] [--duration 300] [--out DIR]
+ *   npm run bench:latency   (scenarios 12 and 14, merged into latest.*)
  */
 import { setMaxListeners } from "node:events";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -19,7 +20,7 @@ import {
   type ScenarioResult,
   type SuiteResult,
 } from "./report.js";
-import { coldStart, concurrency, roundTrips, warmLatency } from "./scenarios/latency.js";
+import { coldStart, concurrency, latencyTail, roundTrips, warmLatency } from "./scenarios/latency.js";
 import { configParsing } from "./scenarios/config.js";
 import { coldHosts, herd, idleCleanup, poolMemory, staleReconnect } from "./scenarios/pool.js";
 import { largeOutput } from "./scenarios/large.js";
@@ -41,12 +42,14 @@ const SCENARIOS: Scenario[] = [
   sustained,
   roundTrips,
   peers,
+  latencyTail,
 ];
 
 const USAGE = `Usage: npm run bench -- [options]
   --quick            small sample sizes (development; numbers are indicative only)
   --only LIST        comma-separated scenario numbers or keys (${SCENARIOS.map((s) => `${s.id}=${s.key}`).join(", ")})
   --duration SECONDS scenario 11's sustained-load duration (default 60; the analysis used 300)
+  --merge            keep the other scenarios of the existing latest.json (with --only: update just those)
   --out DIR          where to write latest.json/.svg/.md (default bench/results)
   --render FILE      no run: re-render latest.svg/.md from a results JSON (e.g. after a chart change)
 `;
@@ -74,6 +77,7 @@ async function main(): Promise<void> {
       duration: { type: "string" },
       out: { type: "string" },
       render: { type: "string" },
+      merge: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -150,13 +154,14 @@ async function main(): Promise<void> {
     await lab.stop();
   }
 
-  const result: SuiteResult = {
+  let result: SuiteResult = {
     date: new Date().toISOString(),
     machine: machineInfo(),
     options: { quick: values.quick ?? false, durationSeconds, only: scenarios.map((s) => s.key) },
     totalSeconds: (performance.now() - started) / 1000,
     scenarios: results,
   };
+  if (values.merge) result = await mergeInto(path.join(outDir, "latest.json"), result);
   process.stdout.write("\n" + consoleTable(result) + "\n\n");
   await mkdir(outDir, { recursive: true });
   await Promise.all([
@@ -167,6 +172,21 @@ async function main(): Promise<void> {
   log(
     `wrote ${path.relative(process.cwd(), outDir) || "."}/latest.{json,svg,md} in ${result.totalSeconds.toFixed(0)} s total`,
   );
+}
+
+/** The previous results with this run's scenarios replaced (or added), in suite order. */
+async function mergeInto(file: string, run: SuiteResult): Promise<SuiteResult> {
+  let previous: SuiteResult;
+  try {
+    previous = JSON.parse(await readFile(file, "utf8")) as SuiteResult;
+  } catch {
+    return run; // nothing to merge into
+  }
+  const fresh = new Set(run.scenarios.map((s) => s.key));
+  const scenarios = [...previous.scenarios.filter((s) => !fresh.has(s.key)), ...run.scenarios].sort(
+    (a, b) => a.id - b.id,
+  );
+  return { ...run, options: { ...run.options, only: [] }, scenarios };
 }
 
 main().then(

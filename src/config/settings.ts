@@ -39,6 +39,11 @@ export interface Settings {
   idleTimeoutMs: number;
   /** Milliseconds between SSH keepalive probes; 0 disables. */
   keepaliveIntervalMs: number;
+  /** Milliseconds: bounds of the reply deadlines derived from a connection's RTT. */
+  rttDeadlineMinMs: number;
+  rttDeadlineMaxMs: number;
+  /** Milliseconds: a read pipelines its SFTP requests on connections whose RTT is at least this. */
+  pipelineMinRttMs: number;
   maxFileSize: number;
   maxOutputSize: number;
   /** Milliseconds. */
@@ -349,6 +354,30 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     description: "Seconds between SSH keepalives on open connections (0 disables); 3 missed = dead",
     defaultText: "15",
     parse: positiveNumber(15, { scale: 1000, allowZero: true }),
+  },
+  {
+    key: "rttDeadlineMinMs",
+    env: "SCOUT_RTT_DEADLINE_MIN",
+    description:
+      "Seconds: least time a keepalive or overdue SFTP reply is waited for (the deadline is 4 RTOs of the connection's measured RTT, within MIN..MAX)",
+    defaultText: "1",
+    parse: positiveNumber(1, { scale: 1000 }),
+  },
+  {
+    key: "rttDeadlineMaxMs",
+    env: "SCOUT_RTT_DEADLINE_MAX",
+    description:
+      "Seconds: most time a keepalive reply is waited for, and the deadline before any RTT is measured",
+    defaultText: "30",
+    parse: positiveNumber(30, { scale: 1000 }),
+  },
+  {
+    key: "pipelineMinRttMs",
+    env: "SCOUT_PIPELINE_MIN_RTT",
+    description:
+      "Milliseconds: a read sends its SFTP requests together only on connections whose lowest RTT is at least this (0 = always)",
+    defaultText: "2",
+    parse: positiveNumber(2, { allowZero: true }),
   },
   {
     key: "maxFileSize",

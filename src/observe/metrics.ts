@@ -3,6 +3,7 @@
  * process. Host labels only ever carry configured aliases (bounded cardinality).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ConnectionRtt } from "../ssh/connection.js";
 import type { FleetObserver, FleetStats } from "../ssh/fleet.js";
 
 export const REQUEST_MODES = [
@@ -73,6 +74,42 @@ export class ScoutMetrics {
         if (fleetStats) this.set(fleetStats().maxPoolSize);
       },
     });
+    // Per host, from its most recently used connection (series exist while it is connected).
+    const rttGauge = (name: string, help: string, value: (r: ConnectionRtt) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["host"],
+        registers,
+        collect() {
+          this.reset();
+          if (!fleetStats) return;
+          for (const h of fleetStats().hosts) {
+            const v = h.rtt ? value(h.rtt) : undefined;
+            if (v !== undefined) this.set({ host: h.alias }, v);
+          }
+        },
+      });
+    rttGauge(
+      "scout_connection_rtt_seconds",
+      "Smoothed SSH round-trip time (RFC 6298 SRTT) from keepalive replies and lone SFTP requests",
+      (r) => (r.srttMs === undefined ? undefined : r.srttMs / 1000),
+    );
+    rttGauge(
+      "scout_connection_rtt_min_seconds",
+      "Lowest SSH round trip seen on the connection (decides SFTP pipelining)",
+      (r) => (r.minMs === undefined ? undefined : r.minMs / 1000),
+    );
+    rttGauge(
+      "scout_connection_reply_deadline_seconds",
+      "Keepalive/overdue-reply deadline derived from the RTT (4 RTOs within SCOUT_RTT_DEADLINE_MIN..MAX)",
+      (r) => r.deadlineMs / 1000,
+    );
+    rttGauge(
+      "scout_connection_pipelined",
+      "1 when reads pipeline their SFTP requests on the host's connection (RTT at least SCOUT_PIPELINE_MIN_RTT)",
+      (r) => (r.pipelined ? 1 : 0),
+    );
     this.poolHits = new Counter({
       name: "scout_pool_hits_total",
       help: "Requests served at once by an open connection",

@@ -1,7 +1,12 @@
 /**
- * File reads over SFTP. A warm read of a small file is two round trips: stat and open are sent
- * together (pipelined), then one read; close is not awaited. Larger reads keep several chunks in
- * flight. Content stops at the cap on a UTF-8 character boundary; binary content is reported, not
+ * File reads over SFTP. On a connection with a measurable RTT (SshConnection.pipelined), a warm
+ * read of a small file is two round trips: stat and open are sent together (pipelined), then one
+ * read; close is not awaited and rides with the session's next request. On a low-RTT link (LAN,
+ * loopback) a read alone on its session sends one request at a time instead (stat, open, read,
+ * close — each round trip costs a fraction of a millisecond there), so the server never owes two
+ * small replies at once: an SSH server with Nagle on its socket would hold the second until our
+ * delayed ACK, ~40 ms. Reads sharing a busy session pipeline anyway (the server owes many replies
+ * then, and the traffic both ways carries the ACKs). Larger reads keep several chunks in flight. Content stops at the cap on a UTF-8 character boundary; binary content is reported, not
  * dumped; FIFOs and devices are refused without being opened.
  *
  * Opening a FIFO blocks the SFTP server process in open(2) until a writer appears, and the server
@@ -12,10 +17,19 @@
  */
 import type { SFTPWrapper, Stats } from "ssh2";
 import { ScoutError, abortError } from "../errors.js";
-import type { HostAccess } from "../ssh/types.js";
+import type { HostAccess, SftpContext } from "../ssh/types.js";
 import type { Limits } from "./limits.js";
 import { resolveRemotePath } from "./paths.js";
-import { closeQuietly, closeSoon, sftpOpen, sftpRead, sftpStat } from "./sftp-errors.js";
+import {
+  closeNow,
+  closeQuietly,
+  closeSoon,
+  closesSettled,
+  flushCloses,
+  sftpOpen,
+  sftpRead,
+  sftpStat,
+} from "./sftp-errors.js";
 
 export type EntryType = "file" | "directory" | "symlink" | "fifo" | "socket" | "char" | "block" | "unknown";
 
@@ -99,6 +113,9 @@ export function noteType(sftp: SFTPWrapper, path: string, type: EntryType): void
 function isKnownFile(sftp: SFTPWrapper, path: string): boolean {
   return knownFiles.get(sftp)?.has(path) ?? false;
 }
+
+/** Reads in progress per SFTP session: only a read alone on its session may go unpipelined. */
+const activeReads = new WeakMap<SFTPWrapper, number>();
 
 function checkAbort(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw abortError(signal, what);
@@ -235,44 +252,76 @@ export async function readFile(
 ): Promise<ReadResult> {
   const { signal } = opts;
   return host.withSftp(
-    async ({ sftp, home, retire }) => {
-      const p = resolveRemotePath(path, home);
-      const open = () => sftpOpen(sftp, p, "r");
-      // A known regular file: stat and open go out together, one round trip for both.
-      const statP = sftpStat(sftp, p);
-      const early = isKnownFile(sftp, p) ? open() : undefined;
-      const discard = () =>
-        early?.then(
-          (h) => closeQuietly(sftp, h),
-          () => {},
-        );
-      let s: Stats;
+    async (ctx) => {
+      const { sftp } = ctx;
+      const alone = (activeReads.get(sftp) ?? 0) === 0;
+      activeReads.set(sftp, (activeReads.get(sftp) ?? 0) + 1);
+      const stopWatch = ctx.watchReply();
       try {
-        s = await statP;
-      } catch (e) {
-        noteType(sftp, p, "unknown");
-        discard();
-        throw e;
-      }
-      noteType(sftp, p, typeOf(s));
-      if (typeOf(s) !== "file") {
-        if (early) {
-          // It was a regular file and no longer is: the open already sent may block the server
-          // for good (a FIFO), and every request queued behind it with it.
-          discard();
-          retire();
-        }
-        refuseSpecial(p, s);
-      }
-      const handle = await (early ?? open());
-      try {
-        return await readOpened(sftp, handle, p, s, limits, opts);
+        return await readAs(ctx, path, limits, opts, alone);
       } finally {
-        closeSoon(sftp, handle); // not awaited, and sent with the next request
+        stopWatch();
+        activeReads.set(sftp, (activeReads.get(sftp) ?? 1) - 1);
       }
     },
     { ...(signal ? { signal } : {}) },
   );
+}
+
+async function readAs(
+  { sftp, home, retire, pipelined, sample }: SftpContext,
+  path: string,
+  limits: Limits,
+  opts: ReadOptions,
+  alone: boolean,
+): Promise<ReadResult> {
+  const p = resolveRemotePath(path, home);
+  const open = () => sftpOpen(sftp, p, "r");
+  const pipeline = pipelined || !alone;
+  if (!pipeline) {
+    // One request at a time: the previous read's CLOSE is answered before this stat goes.
+    flushCloses(sftp);
+    const settled = closesSettled(sftp);
+    if (settled) await settled;
+  }
+  const sent = performance.now();
+  const statP = sftpStat(sftp, p);
+  // A known regular file: stat and open go out together, one round trip for both.
+  const early = pipeline && isKnownFile(sftp, p) ? open() : undefined;
+  const discard = () =>
+    early?.then(
+      (h) => closeQuietly(sftp, h),
+      () => {},
+    );
+  let s: Stats;
+  try {
+    s = await statP;
+  } catch (e) {
+    noteType(sftp, p, "unknown");
+    discard();
+    throw e;
+  }
+  // Alone on the session, the stat's reply time is a round trip (a CLOSE riding with it
+  // costs the server microseconds).
+  if (alone) sample(performance.now() - sent);
+  noteType(sftp, p, typeOf(s));
+  if (typeOf(s) !== "file") {
+    if (early) {
+      // It was a regular file and no longer is: the open already sent may block the server
+      // for good (a FIFO), and every request queued behind it with it.
+      discard();
+      retire();
+    }
+    refuseSpecial(p, s);
+  }
+  const handle = await (early ?? open());
+  try {
+    return await readOpened(sftp, handle, p, s, limits, opts);
+  } finally {
+    // Not awaited either way; pipelined: sent with the next request.
+    if (pipeline) closeSoon(sftp, handle);
+    else closeNow(sftp, handle);
+  }
 }
 
 async function readOpened(

@@ -11,8 +11,30 @@ import { ExecChannel } from "./channel-state.js";
 import type { SftpContext } from "./types.js";
 import { configProblem, dial, Route, type DialDeps } from "./dial.js";
 
-/** What dialing needs (src/ssh/dial.ts). */
-export type ConnectionDeps = DialDeps;
+import { Liveness, PROBE_RTOS, sshPinger } from "./liveness.js";
+import { RttEstimator, rttDeadline, type DeadlineBounds, type RttSnapshot } from "./rtt.js";
+
+/** Defaults of the RTT-derived settings (SCOUT_RTT_DEADLINE_MIN/MAX, SCOUT_PIPELINE_MIN_RTT). */
+export const DEFAULT_RTT_DEADLINE: DeadlineBounds = { minMs: 1000, maxMs: 30_000 };
+export const DEFAULT_PIPELINE_MIN_RTT_MS = 2;
+/** Late keepalive replies in a row that make a connection dead (ssh's ServerAliveCountMax default). */
+const KEEPALIVE_COUNT_MAX = 3;
+
+/** What dialing needs (src/ssh/dial.ts), plus what the connection does after it. */
+export type ConnectionDeps = DialDeps & {
+  /** Bounds of the deadlines derived from the connection's RTT (keepalive replies, overdue SFTP). */
+  rttDeadline?: DeadlineBounds;
+  /** One read's SFTP requests are pipelined when the connection's lowest RTT is at least this (ms). */
+  pipelineMinRttMs?: number;
+};
+
+/** What a connection reports about its round trips (/health?verbose=1, metrics). */
+export interface ConnectionRtt extends RttSnapshot {
+  /** Whether one read's SFTP requests are pipelined on this connection now. */
+  pipelined: boolean;
+  /** The deadline a keepalive probe sent now would get (ms). */
+  deadlineMs: number;
+}
 /** Kept here for the pool's imports: dialing owns it. */
 export { configProblem };
 
@@ -33,6 +55,8 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   readonly createdAt = Date.now();
   /** Why the connection closed, when it did not close on our request. */
   closeReason: ScoutError | undefined;
+  /** Smoothed RTT from this connection's keepalive replies and lone SFTP requests. */
+  readonly rtt = new RttEstimator();
 
   private client: Client | undefined;
   /**
@@ -47,6 +71,10 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   private sftpContext: Promise<SftpContext> | undefined;
   private closing = false;
   private closeEmitted = false;
+  private liveness: Liveness | undefined;
+  private deadReason: string | undefined;
+  private pipelineMinRttMs = DEFAULT_PIPELINE_MIN_RTT_MS;
+  private deadlineBounds = DEFAULT_RTT_DEADLINE;
 
   constructor(host: HostConfig) {
     super();
@@ -109,6 +137,75 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
     }
     this.state = "ready";
     route.client.once("close", () => this.onClosed());
+    this.startLiveness(deps);
+  }
+
+  // ---- after connect: round trips, keepalives, the pipelining choice ----------------------------
+
+  /**
+   * Keepalive probes with RTT-derived deadlines (see liveness.ts); the first one goes now, so the
+   * RTT is known by the time the first request needs the pipelining choice. The interval and count
+   * are the host's ServerAliveInterval/CountMax, else SCOUT_KEEPALIVE_INTERVAL and 3; an interval
+   * of 0 turns them off (as it turns off ssh2's own keepalive, which dial.ts configures the same).
+   */
+  private startLiveness(deps: ConnectionDeps): void {
+    this.pipelineMinRttMs = deps.pipelineMinRttMs ?? DEFAULT_PIPELINE_MIN_RTT_MS;
+    this.deadlineBounds = deps.rttDeadline ?? DEFAULT_RTT_DEADLINE;
+    const intervalMs =
+      this.host.serverAliveIntervalSec !== undefined
+        ? this.host.serverAliveIntervalSec * 1000
+        : deps.keepaliveIntervalMs;
+    const ping = this.client && intervalMs > 0 ? sshPinger(this.client) : undefined;
+    if (!ping) return;
+    this.liveness = new Liveness({
+      ping,
+      rtt: this.rtt,
+      intervalMs,
+      bounds: this.deadlineBounds,
+      countMax: Math.max(1, this.host.serverAliveCountMax ?? KEEPALIVE_COUNT_MAX),
+      onDead: (why) => {
+        this.deadReason = why;
+        // The socket goes at once: ssh2 fails what is pending and 'close' runs onClosed().
+        this.client?.destroy();
+      },
+    });
+    this.liveness.start();
+  }
+
+  /**
+   * Whether one read may pipeline its SFTP requests (stat with open, a read handle's CLOSE with
+   * the next request). Not when the connection's lowest RTT is below pipelineMinRttMs: a round
+   * trip costs less there than the risk of the server owing two small replies at once (an SSH
+   * server that leaves Nagle on then holds the second until our delayed ACK, ~40 ms). Unknown RTT:
+   * pipeline (round trips are what it saves).
+   */
+  get pipelined(): boolean {
+    // The lowest round trip seen is the path's floor: SRTT also moves with server and client load,
+    // which must not turn a loopback connection into a "WAN" one.
+    const floor = this.rtt.snapshot().minMs;
+    return floor === undefined || floor >= this.pipelineMinRttMs;
+  }
+
+  /** How long a reply may take before the connection is probed: PROBE_RTOS RTOs, clamped. */
+  replyDeadlineMs(): number {
+    return rttDeadline(this.rtt.rtoMs, PROBE_RTOS, this.deadlineBounds, this.deadlineBounds.maxMs);
+  }
+
+  rttInfo(): ConnectionRtt {
+    return { ...this.rtt.snapshot(), pipelined: this.pipelined, deadlineMs: this.replyDeadlineMs() };
+  }
+
+  /**
+   * Starts a watch on a request's reply: if it is not back within replyDeadlineMs(), the
+   * connection is probed at once (a dead host is then found in a few deadlines, not at the next
+   * keepalive). Returns the function that ends the watch.
+   */
+  watchReply(): () => void {
+    const liveness = this.liveness;
+    if (!liveness) return () => {};
+    const timer = setTimeout(() => liveness.probeNow(), this.replyDeadlineMs());
+    timer.unref();
+    return () => clearTimeout(timer);
   }
 
   /** The connection's single SFTP session, opened on first use and reused by every caller. */
@@ -156,7 +253,23 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
               // an SFTP stream when its channel closes.)
               (sftp as SFTPWrapper & { push(chunk: null): void }).push(null);
             };
-            sftp.realpath(".", (err, home) => (err ? reject(err) : resolve({ sftp, home, retire })));
+            const sent = performance.now();
+            sftp.realpath(".", (err, home) => {
+              if (err) return reject(err);
+              // The session's first request, alone on it: a clean round-trip sample.
+              this.rtt.sample(performance.now() - sent);
+              const pipelined = () => this.pipelined; // live: the RTT estimate moves
+              resolve({
+                sftp,
+                home,
+                retire,
+                get pipelined() {
+                  return pipelined();
+                },
+                sample: (ms) => this.rtt.sample(ms),
+                watchReply: () => this.watchReply(),
+              });
+            });
           }),
       )
       .catch((e: unknown) => {
@@ -273,6 +386,7 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
    */
   close(): void {
     this.closing = true;
+    this.liveness?.stop();
     if (this.state !== "ready") return; // connecting: connect() finishes the job; closed: done
     this.state = "closed";
     this.destroyAll();
@@ -297,8 +411,17 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   private onClosed(): void {
     if (this.closeEmitted) return;
     this.closeEmitted = true;
+    this.liveness?.stop();
     if (!this.closing) {
-      this.closeReason = new ScoutError("connection-lost", `Connection to ${this.host.alias} was lost`);
+      this.closeReason = this.deadReason
+        ? new ScoutError(
+            "connection-lost",
+            `Connection to ${this.host.alias} stopped answering: ${this.deadReason}`,
+            {
+              hint: "Check that the host is up and reachable; Scout reconnects on the next request",
+            },
+          )
+        : new ScoutError("connection-lost", `Connection to ${this.host.alias} was lost`);
     }
     this.state = "closed";
     // ssh2 emits the client's 'close' before it ends the channels: mark them first, so that a

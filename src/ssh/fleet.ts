@@ -25,6 +25,9 @@ export type FleetSettings = Pick<
   | "connectTimeoutMs"
   | "idleTimeoutMs"
   | "keepaliveIntervalMs"
+  | "rttDeadlineMinMs"
+  | "rttDeadlineMaxMs"
+  | "pipelineMinRttMs"
 >;
 
 export type FleetObserver = PoolObserver;
@@ -83,6 +86,11 @@ export class Fleet implements PoolOwner {
       ...options.connectionDeps,
       connectTimeoutMs: s.connectTimeoutMs,
       keepaliveIntervalMs: s.keepaliveIntervalMs,
+      rttDeadline: {
+        minMs: Math.min(s.rttDeadlineMinMs, s.rttDeadlineMaxMs),
+        maxMs: s.rttDeadlineMaxMs,
+      },
+      pipelineMinRttMs: s.pipelineMinRttMs,
     };
     this.observer = options.observer ?? {};
     this.limits = {

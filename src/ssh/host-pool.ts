@@ -7,7 +7,7 @@
  */
 import type { HostConfig } from "../config/host.js";
 import { ScoutError, abortError, isScoutError } from "../errors.js";
-import { SshConnection, configProblem, type ConnectionDeps } from "./connection.js";
+import { SshConnection, configProblem, type ConnectionDeps, type ConnectionRtt } from "./connection.js";
 import type { ExecChannel, SftpContext, SftpOptions } from "./types.js";
 import { raceSignal } from "./abort.js";
 
@@ -55,6 +55,8 @@ export interface HostPoolStats {
   connecting: number;
   idle: number;
   waiting: number;
+  /** Round trips measured on the host's most recently used connection. */
+  rtt?: ConnectionRtt;
 }
 
 export type CloseReason = "idle" | "evicted" | "lost" | "shutdown" | "retired";
@@ -225,7 +227,13 @@ export class HostPool {
       connecting: this.connecting,
       idle: this.connections.filter((c) => c.isIdle).length,
       waiting: this.waiters.length,
+      ...this.rttStats(),
     };
+  }
+
+  private rttStats(): { rtt?: ConnectionRtt } {
+    const rtt = this.rttInfo();
+    return rtt ? { rtt } : {};
   }
 
   /** Kills the commands still running on this pool's connections (see SshConnection.killCommands). */
@@ -249,6 +257,14 @@ export class HostPool {
   }
 
   /** When the host is in connect-failure backoff, the time (ms since epoch) of the next attempt. */
+  /** Round trips of the host's most recently used ready connection (undefined without one). */
+  rttInfo(): ConnectionRtt | undefined {
+    let latest: SshConnection | undefined;
+    for (const c of this.connections)
+      if (c.state === "ready" && (!latest || c.lastUsed > latest.lastUsed)) latest = c;
+    return latest?.rttInfo();
+  }
+
   get retryAt(): number | undefined {
     return this.downUntil > Date.now() ? this.downUntil : undefined;
   }

@@ -18,6 +18,15 @@ export interface SftpContext {
    * can no longer serve, e.g. one blocked opening a FIFO.
    */
   retire(): void;
+  /**
+   * Whether one operation may pipeline its requests (send the next before the reply to the
+   * previous): false on low-RTT connections (see SshConnection.pipelined).
+   */
+  readonly pipelined: boolean;
+  /** Adds a round trip measured on a request that was alone on the session (ms). */
+  sample(ms: number): void;
+  /** Watches for an overdue reply (the connection is probed when it is); returns the stop function. */
+  watchReply(): () => void;
 }
 
 export interface SftpOptions {

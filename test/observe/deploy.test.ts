@@ -23,7 +23,30 @@ function dashboard(): Dashboard {
 
 async function exportedNames(): Promise<Set<string>> {
   const m = new ScoutMetrics({
-    fleetStats: () => ({ open: 0, maxPoolSize: 10, waitingForSlot: 0, hosts: [] }),
+    fleetStats: () => ({
+      open: 1,
+      maxPoolSize: 10,
+      waitingForSlot: 0,
+      // A connected host, so that the per-host RTT gauges have a series.
+      hosts: [
+        {
+          alias: "h",
+          connections: 1,
+          connecting: 0,
+          idle: 1,
+          waiting: 0,
+          rtt: {
+            srttMs: 0.4,
+            rttvarMs: 0.1,
+            rtoMs: 1.4,
+            minMs: 0.2,
+            samples: 3,
+            pipelined: false,
+            deadlineMs: 1000,
+          },
+        },
+      ],
+    }),
   });
   // Touch labelled series so that they appear in the exposition.
   m.requests.inc({ mode: "read", outcome: "ok" });

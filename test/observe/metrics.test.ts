@@ -303,6 +303,15 @@ describe("GET /health", () => {
         expect.objectContaining({ alias: h1, connections: 1, idle: 0 }),
       ]),
     );
+    // Each connected host reports its measured round trips and what they decide.
+    const rtt = pool.hosts.find((h) => h.alias === h0)?.rtt as Record<string, unknown> | undefined;
+    expect(rtt).toMatchObject({ pipelined: expect.any(Boolean), deadlineMs: expect.any(Number) });
+    expect(rtt?.samples).toBeGreaterThan(0);
+    expect(rtt?.srttMs).toBeGreaterThan(0);
+    const s = await scrape(metricsUrl(scout));
+    expect(s.type("scout_connection_rtt_seconds")).toBe("gauge");
+    expect(s.value("scout_connection_rtt_seconds", { host: h0 })).toBeGreaterThan(0);
+    expect(s.value("scout_connection_reply_deadline_seconds", { host: h0 })).toBeGreaterThanOrEqual(1);
     expect((await running).text).toContain("done");
   });
 });
