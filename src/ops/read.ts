@@ -21,6 +21,7 @@ import type { HostAccess, SftpContext } from "../ssh/types.js";
 import type { Limits } from "./limits.js";
 import { resolveRemotePath } from "./paths.js";
 import {
+  assertSessionOpen,
   closeNow,
   closeQuietly,
   closeSoon,
@@ -282,7 +283,10 @@ async function readAs(
     // One request at a time: the previous read's CLOSE is answered before this stat goes.
     flushCloses(sftp);
     const settled = closesSettled(sftp);
-    if (settled) await settled;
+    if (settled) {
+      await settled;
+      assertSessionOpen(sftp, p); // the connection may have died meanwhile
+    }
   }
   const sent = performance.now();
   const statP = sftpStat(sftp, p);

@@ -160,6 +160,20 @@ export function closesSettled(sftp: SFTPWrapper): Promise<void> | undefined {
   return Promise.all(set).then(() => {});
 }
 
+/**
+ * Throws connection-lost (which readers retry on a fresh connection) when the session has ended:
+ * ssh2 answers the requests pending when a channel closes, but one sent afterwards is buffered
+ * and never answered. For callers that waited before sending (closesSettled).
+ */
+export function assertSessionOpen(sftp: SFTPWrapper, path: string): void {
+  // ssh2's SFTP stream turns unreadable when its channel ends (push(null)); not in its typings.
+  if ((sftp as SFTPWrapper & { readable?: boolean }).readable === false) {
+    throw new ScoutError("connection-lost", `Connection lost while trying to read ${path}`, {
+      hint: "Retry; the connection will be re-established",
+    });
+  }
+}
+
 /** Sends the session's pending CLOSEs now. */
 export function flushCloses(sftp: SFTPWrapper): void {
   const pending = pendingCloses.get(sftp);

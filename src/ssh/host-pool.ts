@@ -10,6 +10,7 @@ import { ScoutError, abortError, isScoutError } from "../errors.js";
 import { SshConnection, configProblem, type ConnectionDeps, type ConnectionRtt } from "./connection.js";
 import type { ExecChannel, SftpContext, SftpOptions } from "./types.js";
 import { raceSignal } from "./abort.js";
+import { connectDeadline } from "./rtt.js";
 
 export interface HostPoolLimits {
   maxChannelsPerConnection: number;
@@ -93,6 +94,8 @@ export class HostPool {
   private downUntil = 0;
   private lastError: ScoutError | undefined;
   private closed = false;
+  /** RTO (ms) of the host's last closed connection. */
+  private lastRtoMs: number | undefined;
   /** Bumped when the alias's config points elsewhere (see retarget). */
   private generation = 0;
   /** The config generation each connection was dialed with. */
@@ -476,7 +479,7 @@ export class HostPool {
         this.owner.observer.connectStart?.(this.alias);
         generation = this.generation;
         const conn = new SshConnection(this.config);
-        await conn.connect(this.owner.connectionDeps);
+        await conn.connect(this.connectDeps());
         return conn;
       })
       .then(
@@ -531,11 +534,21 @@ export class HostPool {
       );
   }
 
+  /** Dial deps with the connect deadline stretched to this host's measured RTT (see connectDeadline). */
+  private connectDeps(): ConnectionDeps {
+    const deps = this.owner.connectionDeps;
+    const rto = this.rttInfo()?.rtoMs ?? this.lastRtoMs;
+    const ms = connectDeadline(deps.connectTimeoutMs, rto, deps.rttDeadline?.maxMs ?? deps.connectTimeoutMs);
+    return ms === deps.connectTimeoutMs ? deps : { ...deps, connectTimeoutMs: ms };
+  }
+
   private adopt(conn: SshConnection, generation: number): void {
     this.connections.push(conn);
     this.generationOf.set(conn, generation);
     conn.on("slotFreed", () => this.afterRelease(conn));
     conn.once("close", () => {
+      // The host's RTT outlives its connection: the next dial's deadline is derived from it.
+      this.lastRtoMs = conn.rtt.rtoMs ?? this.lastRtoMs;
       const i = this.connections.indexOf(conn);
       if (i >= 0) this.connections.splice(i, 1);
       this.owner.releaseSlot();

@@ -83,3 +83,17 @@ export function rttDeadline(
   const raw = rtoMs === undefined ? fallbackMs : rounds * rtoMs;
   return Math.min(bounds.maxMs, Math.max(bounds.minMs, raw));
 }
+
+/** A handshake is about 10 round trips (TCP, version, kex, auth, channel) plus server work. */
+export const CONNECT_RTOS = 20;
+
+/**
+ * The connect deadline for a host whose RTO is known from an earlier connection: the configured
+ * one, stretched to CONNECT_RTOS RTOs (at most maxMs) when that is longer, so a WAN host known to
+ * be slow is not failed by a LAN-sized SCOUT_CONNECT_TIMEOUT. Never shortened: a first contact and
+ * a busy sshd look alike from here.
+ */
+export function connectDeadline(configuredMs: number, rtoMs: number | undefined, maxMs: number): number {
+  if (rtoMs === undefined) return configuredMs;
+  return Math.max(configuredMs, Math.min(CONNECT_RTOS * rtoMs, maxMs));
+}

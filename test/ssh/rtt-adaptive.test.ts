@@ -129,6 +129,33 @@ describe("deadlines that follow each connection's RTT", () => {
     }
   });
 
+  it("a reconnect to a host measured at 300 ms RTT gets a connect deadline to match", async () => {
+    const link = await lab.proxy(0, { latencyMs: 0 });
+    const obs = countingObserver();
+    // 1.5 s: enough on loopback, too little for a handshake at 300 ms RTT (~10 round trips).
+    const fleet = makeFleet(
+      lab,
+      [{ alias: "far", port: link.port, expectedKey: lab.hosts[0]!.hostKeyPublic }],
+      { connectTimeoutMs: 1500, keepaliveIntervalMs: 300, rttDeadlineMinMs: 250, rttDeadlineMaxMs: 30_000 },
+      obs,
+    );
+    try {
+      await readFile(fleet.host("far"), file, limits);
+      link.latencyMs = 150;
+      // Keepalives measure the new RTT.
+      await until("an RTT of 300 ms", () => (fleet.stats().hosts[0]?.rtt?.srttMs ?? 0) >= 250, 30_000);
+      link.cutAll();
+      await until("the cut noticed", () => (obs.counts["closed:lost"] ?? 0) === 1, 30_000);
+      const r = await readFile(fleet.host("far"), file, limits);
+      expect(r.bytesRead).toBe(2700);
+      expect(obs.counts.connectStart).toBe(2);
+      expect(Object.keys(obs.counts).filter((k) => k.startsWith("connectFailed"))).toEqual([]);
+    } finally {
+      await fleet.close();
+      await link.close();
+    }
+  });
+
   it("a blackholed LAN host is declared dead within a few of its RTT-derived deadlines", async () => {
     const link = await lab.proxy(0, { latencyMs: 0 });
     const obs = countingObserver();
@@ -158,38 +185,45 @@ describe("deadlines that follow each connection's RTT", () => {
     }
   });
 
-  it("a read stuck on a dead link probes at once instead of waiting for the next keepalive", async () => {
-    const link = await lab.proxy(0, { latencyMs: 0 });
-    const obs = countingObserver();
-    // Keepalives every 10 minutes: only the overdue read can trigger the probes.
-    const fleet = makeFleet(
-      lab,
-      [{ alias: "lan", port: link.port, expectedKey: lab.hosts[0]!.hostKeyPublic }],
-      {
-        rttDeadlineMinMs: 300,
-        rttDeadlineMaxMs: 30_000,
-        keepaliveIntervalMs: 600_000,
-        connectTimeoutMs: 1000,
-      },
-      obs,
-    );
-    try {
-      await readFile(fleet.host("lan"), file, limits);
-      await until("an RTT estimate", () => (fleet.stats().hosts[0]?.rtt?.samples ?? 0) >= 2, 10_000);
-      link.latencyMs = 1e9;
-      const cut = performance.now();
-      const outcome = await readFile(fleet.host("lan"), file, limits).then(
-        () => "read",
-        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+  it.each([
+    ["one request at a time", 1000],
+    ["pipelined", 0],
+  ])(
+    "a read (%s) stuck on a dead link probes at once, not at the next keepalive",
+    async (_, pipelineMinRttMs) => {
+      const link = await lab.proxy(0, { latencyMs: 0 });
+      const obs = countingObserver();
+      // Keepalives every 10 minutes: only the overdue read can trigger the probes.
+      const fleet = makeFleet(
+        lab,
+        [{ alias: "lan", port: link.port, expectedKey: lab.hosts[0]!.hostKeyPublic }],
+        {
+          rttDeadlineMinMs: 300,
+          rttDeadlineMaxMs: 30_000,
+          keepaliveIntervalMs: 600_000,
+          connectTimeoutMs: 1000,
+          pipelineMinRttMs,
+        },
+        obs,
       );
-      const took = performance.now() - cut;
-      expect(obs.counts["closed:lost"]).toBe(1);
-      // Retried once on a fresh connection, which cannot get through the silent link either.
-      expect(outcome).toMatch(/timed out|lost|stopped answering/i);
-      expect(took).toBeLessThan(120_000);
-    } finally {
-      await fleet.close();
-      await link.close();
-    }
-  });
+      try {
+        await readFile(fleet.host("lan"), file, limits);
+        await until("an RTT estimate", () => (fleet.stats().hosts[0]?.rtt?.samples ?? 0) >= 2, 10_000);
+        link.latencyMs = 1e9;
+        const cut = performance.now();
+        const outcome = await readFile(fleet.host("lan"), file, limits).then(
+          () => "read",
+          (e: unknown) => (e instanceof Error ? e.message : String(e)),
+        );
+        const took = performance.now() - cut;
+        expect(obs.counts["closed:lost"]).toBe(1);
+        // Retried once on a fresh connection, which cannot get through the silent link either.
+        expect(outcome).toMatch(/timed out|lost|stopped answering/i);
+        expect(took).toBeLessThan(120_000);
+      } finally {
+        await fleet.close();
+        await link.close();
+      }
+    },
+  );
 });

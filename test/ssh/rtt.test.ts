@@ -1,7 +1,7 @@
 /** Unit tests of the pure parts of RTT adaptation: the RFC 6298 estimator and the probe logic. */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Liveness } from "../../src/ssh/liveness.js";
-import { RttEstimator, rttDeadline } from "../../src/ssh/rtt.js";
+import { RttEstimator, connectDeadline, rttDeadline } from "../../src/ssh/rtt.js";
 
 describe("RttEstimator (RFC 6298)", () => {
   it("starts from the first sample: SRTT = R, RTTVAR = R/2", () => {
@@ -47,6 +47,15 @@ describe("rttDeadline", () => {
     expect(rttDeadline(20_000, 4, bounds, 30_000)).toBe(30_000); // capped
     expect(rttDeadline(undefined, 4, bounds, 30_000)).toBe(30_000);
     expect(rttDeadline(undefined, 4, bounds, 10)).toBe(1000);
+  });
+});
+
+describe("connectDeadline", () => {
+  it("stretches the configured deadline to 20 RTOs of a known RTT, never shortens it", () => {
+    expect(connectDeadline(10_000, undefined, 30_000)).toBe(10_000); // first contact
+    expect(connectDeadline(2000, 1.2, 30_000)).toBe(2000); // LAN: configured
+    expect(connectDeadline(2000, 600, 30_000)).toBe(12_000); // 300 ms WAN
+    expect(connectDeadline(2000, 5000, 30_000)).toBe(30_000); // capped
   });
 });
 
