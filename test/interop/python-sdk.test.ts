@@ -100,7 +100,7 @@ function expectReport(r: Report): void {
   expect(c.cancels).toMatchObject({ cancelled: 100, after: "hello\n" });
 }
 
-describe.skipIf(!available)("the Python MCP SDK as the client (2025 era)", () => {
+describe.skipIf(!available)("the Python MCP SDK as the client", () => {
   let scout: ScoutUnderTest;
   beforeAll(async () => {
     scout = await startHttpScout(lab, { sshConfigPath: config });
@@ -120,6 +120,21 @@ describe.skipIf(!available)("the Python MCP SDK as the client (2025 era)", () =>
       bigHost: true,
     });
     expect(r.protocolVersion).toMatch(/^2025-/);
+    expectReport(r);
+  }, 240_000);
+
+  it("in auto mode (server/discover first, the initialize handshake when that is refused) over HTTP", async () => {
+    // Python SDK 2.3 speaks 2026-07-28 too: once Scout answers server/discover, this runs modern.
+    const r = await runPython({
+      transport: "http",
+      url: scout.url,
+      mode: "auto",
+      host,
+      root,
+      capitalHost: "Web1",
+      bigHost: true,
+    });
+    expect(r.protocolVersion).toMatch(/^20\d\d-\d\d-\d\d$/);
     expectReport(r);
   }, 240_000);
 

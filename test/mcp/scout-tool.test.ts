@@ -314,11 +314,16 @@ describe("resources", () => {
     expect(e).toBeInstanceOf(Error);
   });
 
-  it("lists per-host templates", async () => {
+  it("lists the templates once for all hosts, {host} completed with the aliases", async () => {
     const { resourceTemplates } = await scout.client.listResourceTemplates();
     const uris = resourceTemplates.map((t) => t.uriTemplate);
     expect(uris).toContain("scout://{host}/{+path}");
-    expect(uris).toContain(`${h0}://{+path}`);
+    expect(uris).toContain("{host}://{+path}");
+    const done = await scout.client.complete({
+      ref: { type: "ref/resource", uri: "{host}://{+path}" },
+      argument: { name: "host", value: h0.slice(0, 2) },
+    });
+    expect(done.completion.values).toContain(h0);
   });
 });
 
