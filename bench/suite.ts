@@ -26,6 +26,7 @@ import { coldHosts, herd, idleCleanup, poolMemory, staleReconnect } from "./scen
 import { largeOutput } from "./scenarios/large.js";
 import { sustained } from "./scenarios/sustained.js";
 import { peers } from "./scenarios/peers.js";
+import { fleet } from "./scenarios/fleet.js";
 import { gc, logLines, type BenchContext, type Scenario } from "./support.js";
 
 const SCENARIOS: Scenario[] = [
@@ -43,6 +44,7 @@ const SCENARIOS: Scenario[] = [
   roundTrips,
   peers,
   latencyTail,
+  fleet,
 ];
 
 const USAGE = `Usage: npm run bench -- [options]

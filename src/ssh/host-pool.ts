@@ -494,6 +494,9 @@ export class HostPool {
             return false;
           }
           this.adopt(conn, generation);
+          // A background (warming) connect also opens the SFTP session and resolves the home
+          // directory, so that the next call's first read costs no extra round trips.
+          if (preReserved) void conn.sftp().catch(() => {});
           this.drain();
           this.afterRelease(conn);
           return true;

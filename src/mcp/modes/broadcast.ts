@@ -172,7 +172,14 @@ export const broadcastMode = defineMode<BroadcastPlan, TargetResult[]>({
         ...(r.error ? { error: true } : {}),
         ...(r.droppedBytes !== undefined ? { droppedBytes: r.droppedBytes } : {}),
       })),
-      { maxTotalBytes: ctx.engine.limits.maxOutputSize },
+      // Within the output cap, and within one MCP message with room for JSON escaping and the
+      // structured results (a quarter of the message), or the footer would be cut off.
+      {
+        maxTotalBytes: Math.min(
+          ctx.engine.limits.maxOutputSize,
+          Math.floor(ctx.engine.settings.maxMessageSize * 0.6),
+        ),
+      },
     );
     return {
       mode: "broadcast",
