@@ -120,7 +120,8 @@ function fitStructured(structured: Record<string, unknown>, max: number): Record
     }
     if (keep < items.length) {
       out[key] = items.slice(0, keep);
-      out.truncated = true;
+      // Only where the mode's output schema has the flag: the schemas forbid extra properties.
+      if ("truncated" in out) out.truncated = true;
     }
     if (jsonBytes(out) <= share) break;
   }

@@ -85,6 +85,18 @@ describe("fitToolResult", () => {
     expect(s.matches).toEqual(matches.slice(0, s.matches.length));
   });
 
+  it("adds no `truncated` to a structured answer whose schema has none (output schemas are closed)", () => {
+    const results = Array.from({ length: 5000 }, (_, i) => ({ target: `web${i}:/etc/hosts`, ok: true }));
+    const r = {
+      content: [{ type: "text" as const, text: "x".repeat(10) }],
+      structuredContent: { mode: "broadcast", succeeded: 5000, total: 5000, results },
+    };
+    const out = fitToolResult(r, max).structuredContent as Record<string, unknown>;
+    expect(wire({ structuredContent: out })).toBeLessThanOrEqual(max / 4 + 100);
+    expect(out).not.toHaveProperty("truncated");
+    expect((out.results as unknown[]).length).toBeLessThan(5000);
+  });
+
   it("points a ranged read at the file offset after its header line", () => {
     const body = "x".repeat(200_000);
     const text = `[/f: bytes 1000-201000 of 900000]\n${body}`;
