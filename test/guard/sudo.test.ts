@@ -108,6 +108,41 @@ describe.skipIf(!canSudo)("sudo=true", () => {
     expect(cap.text()).not.toContain(password);
   });
 
+  it("a background job with sudo=true runs as root; the password is in no spool file or command line", async () => {
+    const srv = await startServer(lab, { sudoPasswordFile: passwordFile });
+    const c = await connectClient(srv.url);
+    const h0 = lab.hosts[0]!;
+    const spool = "/home/scoutlab/.cache/scout-jobs";
+    let id = "";
+    try {
+      const sleep = uniqueSleep(2);
+      const r = await c.call({
+        target: `${h0.alias}:${h0.root}`,
+        query: `id -u; pwd; cat; ${sleep}; whoami`,
+        sudo: true,
+        background: true,
+      });
+      expect(r.isError).toBeFalsy();
+      const job = (r.structuredContent as { job: { handle: string; id: string } }).job;
+      id = job.id;
+      await waitFor(() => processesMatching(sleep).length > 0, 10_000, "the job's sleep");
+      expect(processesMatching(password)).toEqual([]);
+      const done = await c.call({ job: job.handle, job_action: "wait", wait: 20 });
+      expect(done.text).toMatch(/: exited 0 after/);
+      const out = await c.call({ job: job.handle, job_action: "output" });
+      expect(out.text).toMatch(new RegExp(`^0\n${h0.root}\nroot\n\\[job `));
+      for (const f of execFileSync("ls", [join(spool, id)], { encoding: "utf8" })
+        .trim()
+        .split("\n")) {
+        expect(readFileSync(join(spool, id, f), "utf8")).not.toContain(password);
+      }
+    } finally {
+      await c.close();
+      await srv.close();
+      if (id) rmSync(join(spool, id), { recursive: true, force: true });
+    }
+  });
+
   it("a wrong password, a per-host policy entry, no password at all: each gives a clear answer", async () => {
     const policyFile = join(lab.dir, "sudo-policy.yaml");
     const perHostFile = join(lab.dir, "host-0-password");
