@@ -273,7 +273,9 @@ export const fleet: Scenario = {
         const base = rssMB();
         const cap = 100;
         const perHostTotalKB = perHostKB + perPoolKB;
-        const largest = ((1024 - base - (cap * perConnRssKB) / 1024) * 1024) / perHostTotalKB;
+        // RSS per connection is mostly noise at 100 connections; never count less than the heap.
+        const perConnKB = Math.max(perConnHeapKB, perConnRssKB);
+        const largest = ((1024 - base - (cap * perConnKB) / 1024) * 1024) / perHostTotalKB;
         rows.push(
           {
             measure: "memory per idle pooled connection (with SFTP session)",
@@ -288,7 +290,7 @@ export const fleet: Scenario = {
           {
             measure: "largest fleet in 1 GB (extrapolated), pool cap 100",
             ours: fig(Math.floor(largest / 1000) * 1000, ""),
-            note: `(1024 MB − ${base.toFixed(0)} MB process RSS now − 100 × ${perConnRssKB.toFixed(0)} KB) ÷ ${perHostTotalKB.toFixed(2)} KB per host; an estimate from unit costs, heap only per host`,
+            note: `(1024 MB − ${base.toFixed(0)} MB process RSS now − 100 × ${perConnKB.toFixed(0)} KB) ÷ ${perHostTotalKB.toFixed(2)} KB per host; an estimate from unit costs, heap only per host`,
           },
         );
       } finally {
