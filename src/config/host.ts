@@ -41,7 +41,7 @@ export interface HostConfig {
   userKnownHostsFiles?: string[];
   /** GlobalKnownHostsFile paths; unset: /etc/ssh/ssh_known_hosts(2). */
   globalKnownHostsFiles?: string[];
-  /** StrictHostKeyChecking; unset: Scout's SCOUT_STRICT_HOST_KEYS setting. "ask" is refused like "yes". */
+  /** StrictHostKeyChecking; unset: Scout's SCOUT_STRICT_HOST_KEY_CHECKING setting. "ask" is refused like "yes". */
   strictHostKeyChecking?: "yes" | "accept-new" | "no" | "ask";
   /** ConnectTimeout in seconds; unset: SCOUT_CONNECT_TIMEOUT. */
   connectTimeoutSec?: number;
