@@ -15,7 +15,9 @@ import { VERSION } from "./version.js";
 import { Policy } from "./guard/policy.js";
 import type { ScoutEngine } from "./mcp/mode.js";
 import { WatchHub } from "./mcp/watches.js";
-import { createMcpServer } from "./mcp/server.js";
+import { createMcpServer, type Era } from "./mcp/server.js";
+import { createMcpHandler, type AuthInfo, type McpHttpHandler } from "@modelcontextprotocol/server";
+import { toNodeHandler } from "@modelcontextprotocol/node";
 import type { ResourceCatalog } from "./mcp/resources.js";
 import { createLogger } from "./observe/log.js";
 import { startHttpTransport, type HttpTransportHandle } from "./transport/http.js";
@@ -179,6 +181,7 @@ export async function startScout(
   });
 
   let http: HttpTransportHandle | undefined;
+  let modern: McpHttpHandler | undefined;
   /** `GET /health?verbose=1`: on the HTTP transport, and on SCOUT_METRICS_PORT with stdio. */
   const healthDetails = () => ({
     status: "ok",
@@ -206,7 +209,7 @@ export async function startScout(
       watchHub.close();
       await pipeline.cancelAll(remaining());
       await waitUntilQuiet(app, remaining() + KILL_GRACE_MS);
-      await Promise.race([http?.close() ?? Promise.resolve(), sleep(remaining())]);
+      await Promise.race([Promise.all([http?.close(), modern?.close()]), sleep(remaining())]);
       await app.close();
       await audit?.close();
       await metricsServer?.close();
@@ -218,14 +221,19 @@ export async function startScout(
   };
 
   if (settings.transport === "stdio") {
-    const { mcp, catalog } = createMcpServer(app, {
-      transport: "stdio",
-      client: "stdio",
-      pipeline,
-      readOnly: settings.readOnly,
-      watches: watchHub,
-    });
-    catalogs.add(catalog);
+    // One server for the connection, in the era its opening message chose.
+    const stdioServer = (era: Era) => {
+      const { mcp, catalog } = createMcpServer(app, {
+        transport: "stdio",
+        client: "stdio",
+        pipeline,
+        readOnly: settings.readOnly,
+        era,
+        watches: watchHub,
+      });
+      catalogs.add(catalog);
+      return mcp;
+    };
     // Metrics first: a port already in use must fail the start, not a running session.
     if (settings.metricsPort !== undefined) {
       metricsServer = await startMetricsEndpoint({
@@ -239,13 +247,33 @@ export async function startScout(
         throw e;
       });
     }
-    const stdio = await startStdioTransport(mcp);
+    const stdio = await startStdioTransport(stdioServer, (e) =>
+      log.warn({ error: e.message }, "stdio protocol error"),
+    );
     void stdio.closed.then(() => shutdown("stdin closed"));
     log.info(
       { hosts: app.registry.list().length, ...(metricsServer ? { metrics: metricsServer.url } : {}) },
       "serving MCP on stdio",
     );
   } else {
+    // 2026-07-28: stateless, one server per request from the same factory (legacy traffic never
+    // reaches it: Scout's own session transport keeps serving 2025-era clients).
+    modern = createMcpHandler(
+      ({ authInfo }) =>
+        createMcpServer(app, {
+          transport: "http",
+          client: authInfo?.clientId ?? "unknown",
+          pipeline,
+          readOnly: settings.readOnly,
+          era: "modern",
+        }).mcp,
+      {
+        legacy: "reject",
+        responseMode: settings.httpJsonResponse ? "json" : "auto",
+        onerror: (e) => log.debug({ error: e.message }, "modern MCP request refused"),
+      },
+    );
+    const modernNode = toNodeHandler(modern);
     const clientOf = (req: IncomingMessage): string => {
       const key = apiKeyOf(req);
       return key && settings.apiKeys.length > 0
@@ -258,6 +286,11 @@ export async function startScout(
       clientOf,
       sessionIdleTimeoutMs: settings.sessionIdleTimeoutMs,
       maxSessionsPerClient: settings.maxSessionsPerClient,
+      serveModern: (req, res, body, client) => {
+        // The handler hands `req.auth` to the factory: Scout's client identity rides there.
+        (req as IncomingMessage & { auth?: AuthInfo }).auth = { token: "", clientId: client, scopes: [] };
+        return modernNode(req, res, body);
+      },
       createMcpServer: ({ req }) => {
         const { mcp, catalog, watches } = createMcpServer(app, {
           transport: "http",

@@ -6,7 +6,7 @@
  * bound the message; this module does, last, on the finished result: structured arrays are cut
  * to a quarter of the budget, then the text to what is left, with a marker that says so.
  */
-import type { CallToolResult, ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, ReadResourceResult } from "@modelcontextprotocol/server";
 
 /** `{"jsonrpc":"2.0","id":…,"result":` + `}` and the SSE framing, with room for a long id. */
 const ENVELOPE_BYTES = 512;
@@ -133,7 +133,8 @@ export function fitToolResult(result: CallToolResult, max: number, hint?: Contin
   const texts = result.content.filter((c): c is { type: "text"; text: string } => c.type === "text");
   let totalChars = 0;
   for (const t of texts) totalChars += t.text.length;
-  const structured = result.structuredContent;
+  // Scout's structuredContent is always an object (2026-07-28 allows any JSON value).
+  const structured = result.structuredContent as Record<string, unknown> | undefined;
   const structuredBytes = structured ? jsonBytes(structured) : 0;
   // The common case costs one size check: 6 bytes per unit is the worst escaping.
   if (totalChars * 6 + structuredBytes + 4096 + ENVELOPE_BYTES <= max) return result;
@@ -143,8 +144,9 @@ export function fitToolResult(result: CallToolResult, max: number, hint?: Contin
     .filter((c): c is { type: "text"; text: string } => c.type === "text")
     .map((c) => ({ get: () => c.text, set: (t: string) => void (c.text = t) }));
   const cut = fitTexts(slots, () => jsonBytes(out), max, hint);
-  if (cut && out.structuredContent && "truncated" in out.structuredContent) {
-    out.structuredContent = { ...out.structuredContent, truncated: true };
+  const fitted = out.structuredContent as Record<string, unknown> | undefined;
+  if (cut && fitted && "truncated" in fitted) {
+    out.structuredContent = { ...fitted, truncated: true };
   }
   return out;
 }

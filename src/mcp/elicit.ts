@@ -2,8 +2,7 @@
  * Asking a 2025-era client's user a yes/no question through MCP elicitation. The question goes
  * out with the tool call it belongs to (`callId`): over HTTP, on that call's own answer stream.
  */
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
+import type { RequestId, Server } from "@modelcontextprotocol/server";
 import type { ConfirmAnswer } from "./calls.js";
 
 export async function elicitConfirmation(

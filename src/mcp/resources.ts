@@ -3,20 +3,16 @@
  * docker / compose / zfs / syslog views of the Python original. Names in URIs are validated before
  * they reach any shell; everything else goes over SFTP.
  */
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import {
-  CompleteRequestSchema,
-  ErrorCode,
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  McpError,
-  ReadResourceRequestSchema,
+  ProtocolError,
+  ProtocolErrorCode,
   type CompleteRequest,
   type CompleteResult,
   type ListResourcesResult,
   type ListResourceTemplatesResult,
+  type McpServer,
   type ReadResourceResult,
-} from "@modelcontextprotocol/sdk/types.js";
+} from "@modelcontextprotocol/server";
 import { ScoutError } from "../errors.js";
 import { listDirectory, readdir } from "../ops/list.js";
 import { readFile, statPath } from "../ops/read.js";
@@ -124,7 +120,7 @@ export const LIST_PAGE_SIZE = 500;
 const MAX_COMPLETIONS = 100;
 const COMPLETION_DEADLINE_MS = 2000;
 
-const invalidParams = (message: string) => new McpError(ErrorCode.InvalidParams, message);
+const invalidParams = (message: string) => new ProtocolError(ProtocolErrorCode.InvalidParams, message);
 
 /** Cursor = the last (alias, kind) a page returned: the next page resumes after it, whatever changed. */
 function encodeCursor(alias: string, kind: number): string {
@@ -170,14 +166,12 @@ export class ResourceCatalog {
   install(): void {
     const server = this.mcp.server;
     server.registerCapabilities({ resources: { listChanged: true }, completions: {} });
-    server.setRequestHandler(ListResourcesRequestSchema, (req) => this.listResources(req.params?.cursor));
-    server.setRequestHandler(ListResourceTemplatesRequestSchema, (req) =>
-      this.listTemplates(req.params?.cursor),
+    server.setRequestHandler("resources/list", (req) => this.listResources(req.params?.cursor));
+    server.setRequestHandler("resources/templates/list", (req) => this.listTemplates(req.params?.cursor));
+    server.setRequestHandler("resources/read", (req, ctx) => this.read(req.params.uri, ctx.mcpReq.signal));
+    server.setRequestHandler("completion/complete", (req, ctx) =>
+      this.complete(req.params, ctx.mcpReq.signal),
     );
-    server.setRequestHandler(ReadResourceRequestSchema, (req, extra) =>
-      this.read(req.params.uri, extra.signal),
-    );
-    server.setRequestHandler(CompleteRequestSchema, (req, extra) => this.complete(req.params, extra.signal));
   }
 
   /** After an ssh config change: one list_changed when the listed hosts changed. */
@@ -665,7 +659,7 @@ export class ResourceCatalog {
 }
 
 /** The spec's answer to a URI that names no resource: -32602 (the SDK's wording). */
-function notFound(uri: string, hint: string): McpError {
+function notFound(uri: string, hint: string): ProtocolError {
   return invalidParams(`Resource ${uri} not found: ${hint}`);
 }
 

@@ -112,12 +112,20 @@ export function auditFieldsOf(
   };
 }
 
+/** What a failed call's structuredContent is (clients validate error results against it too). */
+const errorOutput = z.object({
+  mode: z.string(),
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+
 /**
  * The tool's outputSchema: one object whose `mode` names the variant. Each mode's own schema is
- * one branch of `anyOf`; an error answer (isError) carries `{ mode, error }` and is not checked.
+ * one branch of `anyOf`, and an error answer (isError) is `{ mode, error: { code, message } }`.
  */
 export function scoutOutputSchema(): Record<string, unknown> {
-  const branches = Object.values(MODES).map((m) => z.toJSONSchema(m.output, { target: "draft-2020-12" }));
+  const branches = [...Object.values(MODES).map((m) => m.output), errorOutput].map((s) =>
+    z.toJSONSchema(s, { target: "draft-2020-12" }),
+  );
   return {
     type: "object",
     properties: { mode: { type: "string" } },

@@ -1,26 +1,31 @@
 /**
- * One McpServer per MCP session: the `scout` tool and the resources, each request handed to the
- * call pipeline with this session's identity and abilities (ask the user, report progress).
- * Reads like a table of contents; the work lives in the modes (scout-tool.ts) and resources.ts.
+ * One McpServer (SDK v2) per MCP session (2025-era) or per request (2026-07-28, stateless): the
+ * `scout` tool and the resources, each request handed to the call pipeline with this session's
+ * identity and abilities (ask the user, report progress). Reads like a table of contents; the work
+ * lives in the modes (scout-tool.ts) and resources.ts.
  */
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
-  CallToolRequestSchema,
+  McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
   type CallToolResult,
-  type ServerNotification,
-  type ServerRequest,
-} from "@modelcontextprotocol/sdk/types.js";
-import type { z } from "zod";
+  type ServerContext,
+  type Tool,
+} from "@modelcontextprotocol/server";
+import { z } from "zod";
 import { ScoutError, errorMessage } from "../errors.js";
-import type { CallPipeline, CallSession, ToolOutcome } from "./calls.js";
 import { fitToolResult, readOnHint } from "./budget.js";
+import type { CallPipeline, CallSession, ToolOutcome } from "./calls.js";
 import { elicitConfirmation } from "./elicit.js";
 import { errorText } from "./format.js";
 import type { ScoutEngine } from "./mode.js";
 import { ResourceCatalog } from "./resources.js";
 import { installSubscriptions, type SessionWatches, type WatchHub } from "./watches.js";
-import { SCOUT_DESCRIPTION, scoutInputSchema, scoutInputShape, type ScoutArgs } from "./schema.js";
+import { SCOUT_DESCRIPTION, scoutInputSchema } from "./schema.js";
+import { scoutOutputSchema } from "./scout-tool.js";
+
+/** "legacy": a 2025-era session (initialize); "modern": one stateless 2026-07-28 request. */
+export type Era = "legacy" | "modern";
 
 export interface SessionOptions {
   transport: "stdio" | "http";
@@ -29,9 +34,11 @@ export interface SessionOptions {
   readOnly?: boolean;
   /** Resource subscriptions (watched files); absent: the server does not offer them. */
   watches?: WatchHub;
+  era?: Era;
 }
 
-type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+/** How long clients may cache the lists (2026-07-28 `ttlMs`): they change with the ssh config. */
+const LIST_TTL_MS = 60_000;
 
 function toolError(text: string): CallToolResult {
   return { content: [{ type: "text", text: `Error: ${text}` }], isError: true };
@@ -65,62 +72,109 @@ export function toolResult(outcome: ToolOutcome): CallToolResult {
   };
 }
 
+/** JSON Schema without `$schema` or closed objects: clients validate with draft-07 validators too. */
+function openSchema(schema: unknown): Record<string, unknown> {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v === null || typeof v !== "object") return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (k === "$schema" || (k === "additionalProperties" && x === false)) continue;
+      out[k] = strip(x);
+    }
+    return out;
+  };
+  return strip(schema) as Record<string, unknown>;
+}
+
+let toolDefinitions: { readOnly: Tool; readWrite: Tool } | undefined;
+
+/** The `scout` tool as tools/list shows it (built once: it never changes while Scout runs). */
+function scoutTool(readOnly: boolean): Tool {
+  toolDefinitions ??= (() => {
+    const base = {
+      name: "scout",
+      title: "Scout SSH hosts",
+      description: SCOUT_DESCRIPTION,
+      inputSchema: openSchema(z.toJSONSchema(scoutInputSchema, { io: "input" })) as Tool["inputSchema"],
+      outputSchema: openSchema(scoutOutputSchema()) as Tool["outputSchema"],
+    };
+    const annotations = (ro: boolean) => ({
+      title: "Scout SSH hosts",
+      readOnlyHint: ro,
+      destructiveHint: !ro,
+      idempotentHint: false,
+      openWorldHint: true,
+    });
+    return {
+      readOnly: { ...base, annotations: annotations(true) },
+      readWrite: { ...base, annotations: annotations(false) },
+    };
+  })();
+  return readOnly ? toolDefinitions.readOnly : toolDefinitions.readWrite;
+}
+
 export function createMcpServer(
   engine: ScoutEngine,
   options: SessionOptions,
 ): { mcp: McpServer; catalog: ResourceCatalog; watches?: SessionWatches } {
+  const era = options.era ?? "legacy";
   const mcp = new McpServer(
     { name: "scout-mcp", version: engine.version, title: "Scout" },
-    { capabilities: { tools: {}, resources: { listChanged: true }, logging: {} } },
+    {
+      capabilities: {
+        tools: {},
+        resources: { listChanged: true },
+        // Logging (logging/setLevel) is gone from 2026-07-28; 2025 sessions keep it.
+        ...(era === "legacy" ? { logging: {} } : {}),
+      },
+      cacheHints: {
+        "tools/list": { ttlMs: LIST_TTL_MS, cacheScope: "public" },
+        "resources/list": { ttlMs: LIST_TTL_MS, cacheScope: "private" },
+        "resources/templates/list": { ttlMs: LIST_TTL_MS, cacheScope: "private" },
+        // A file read is live data: never served from a cache.
+        "resources/read": { ttlMs: 0, cacheScope: "private" },
+      },
+    },
   );
   const session: CallSession = { transport: options.transport, client: options.client };
 
-  const callScout = async (args: ScoutArgs, extra: ToolExtra): Promise<CallToolResult> => {
-    const progressToken = extra._meta?.progressToken;
-    const call: CallSession = {
-      ...session,
-      ask: (question, signal) => elicitConfirmation(mcp.server, question, signal, extra.requestId),
-    };
+  const callScout = async (args: z.infer<typeof scoutInputSchema>, ctx: ServerContext) => {
+    const progressToken = ctx.mcpReq._meta?.progressToken;
+    const modern = ctx.mcpReq.envelope !== undefined;
+    const call: CallSession = { ...session };
+    // 2025-era: ask through elicitation on the call's own stream. 2026-07-28: no server-to-client
+    // requests; a confirmation needs MRTR (input_required), so this session cannot ask.
+    if (!modern) {
+      call.ask = (question, signal) => elicitConfirmation(mcp.server, question, signal, ctx.mcpReq.id);
+    }
     if (progressToken !== undefined) {
       call.progress = (progress, total, message) => {
-        void extra
-          .sendNotification({
+        void ctx.mcpReq
+          .notify({
             method: "notifications/progress",
             params: { progressToken, progress, ...(total !== undefined ? { total } : {}), message },
           })
           .catch(() => {});
       };
     }
-    return toolResult(await options.pipeline.tool(args, call, extra.signal));
+    return toolResult(await options.pipeline.tool(args, call, ctx.mcpReq.signal));
   };
 
-  mcp.registerTool(
-    "scout",
-    {
-      title: "Scout SSH hosts",
-      description: SCOUT_DESCRIPTION,
-      inputSchema: scoutInputShape,
-      annotations: {
-        title: "Scout SSH hosts",
-        readOnlyHint: options.readOnly ?? false,
-        destructiveHint: !(options.readOnly ?? false),
-        idempotentHint: false,
-        openWorldHint: true,
-      },
-    },
-    callScout,
-  );
-  // The SDK answers bad arguments with "MCP error -32602: Input validation error: …" and a JSON dump
-  // of zod issues. Validating here instead gives the same `Error: …` answers as everything else, and
-  // the advertised schema (tools/list) is unchanged.
-  mcp.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+  mcp.server.setRequestHandler("tools/list", () => ({ tools: [scoutTool(options.readOnly ?? false)] }));
+  // Validating here rather than in the SDK gives the same `Error: …` answers as everything else.
+  mcp.server.setRequestHandler("tools/call", async (request, ctx) => {
     if (request.params.name !== "scout") {
-      return toolError(`Unknown tool '${request.params.name}'. This server has one tool: scout`);
+      // A protocol error, not a tool result: the client asked for something that does not exist.
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Unknown tool '${request.params.name}'. This server has one tool: scout`,
+      );
     }
     const parsed = scoutInputSchema.safeParse(request.params.arguments ?? {});
     if (!parsed.success) return toolError(describeInvalidArguments(parsed.error));
     // Last step: the encoded answer fits one message that every mainstream client accepts.
-    const result = await callScout(parsed.data, extra);
+    const result = await callScout(parsed.data, ctx);
     return fitToolResult(result, engine.settings.maxMessageSize, readOnHint(result));
   });
 

@@ -4,13 +4,7 @@
  * Bounded: at most `maxPerClient` watches per client identity (across its sessions) and `maxTotal`
  * for the whole server; a session's watches stop when it closes, all of them at shutdown.
  */
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import {
-  ErrorCode,
-  McpError,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-} from "@modelcontextprotocol/sdk/types.js";
+import { ProtocolError, ProtocolErrorCode, type McpServer } from "@modelcontextprotocol/server";
 import { ScoutError, isScoutError } from "../errors.js";
 import type { Limits } from "../ops/limits.js";
 import { statPath } from "../ops/read.js";
@@ -185,15 +179,15 @@ export function installSubscriptions(d: SubscriptionDeps): SessionWatches {
   const server = d.mcp.server;
   server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
   const asMcp = (e: unknown) =>
-    e instanceof ScoutError ? new McpError(ErrorCode.InvalidParams, `Error: ${e.userText}`) : e;
-  server.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
+    e instanceof ScoutError ? new ProtocolError(ProtocolErrorCode.InvalidParams, `Error: ${e.userText}`) : e;
+  server.setRequestHandler("resources/subscribe", async (req, ctx) => {
     const uri = req.params.uri;
     try {
       const target = d.catalog.fileTarget(uri);
       await d.pipeline.resource(
         { uri, host: target.host, target: () => target },
         d.session,
-        extra.signal,
+        ctx.mcpReq.signal,
         (signal) =>
           statPath(d.engine.fleet.host(target.host), target.path, signal).catch((e: unknown) => {
             if (!isScoutError(e, "not-found")) throw e;
@@ -205,7 +199,7 @@ export function installSubscriptions(d: SubscriptionDeps): SessionWatches {
       throw asMcp(e);
     }
   });
-  server.setRequestHandler(UnsubscribeRequestSchema, (req) => {
+  server.setRequestHandler("resources/unsubscribe", (req) => {
     watches.unsubscribe(req.params.uri);
     return {};
   });

@@ -17,18 +17,19 @@
  *   stream; messages about nothing go on the session's GET stream, or nowhere if it is not open.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   isInitializeRequest,
   isJSONRPCErrorResponse,
   isJSONRPCRequest,
   isJSONRPCResultResponse,
-  JSONRPCMessageSchema,
+  parseJSONRPCMessage,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
   type MessageExtraInfo,
   type RequestId,
-} from "@modelcontextprotocol/sdk/types.js";
+  type Transport,
+  type TransportSendOptions,
+} from "@modelcontextprotocol/server";
 
 /** How long an SSE answer may stay silent before its head is sent anyway. */
 const HEAD_FLUSH_MS = 1000;
@@ -151,7 +152,7 @@ export class HttpSessionTransport implements Transport {
    * A POST whose body the caller has already parsed. Returns false when the request was refused
    * (the refusal is written), e.g. so that a failed initialize does not register a session.
    */
-  handlePost(req: IncomingMessage, res: ServerResponse, body: unknown, url: URL): boolean {
+  handlePost(req: IncomingMessage, res: ServerResponse, body: unknown, _url?: URL): boolean {
     const accept = req.headers.accept ?? "";
     if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
       return this.refuse(
@@ -172,9 +173,13 @@ export class HttpSessionTransport implements Transport {
     }
     const messages: JSONRPCMessage[] = [];
     for (const m of raw) {
-      const parsed = JSONRPCMessageSchema.safeParse(m);
-      if (!parsed.success) return this.refuse(res, 400, -32700, "Parse error: Invalid JSON-RPC message");
-      messages.push(parsed.data);
+      let parsed: JSONRPCMessage;
+      try {
+        parsed = parseJSONRPCMessage(m);
+      } catch {
+        return this.refuse(res, 400, -32700, "Parse error: Invalid JSON-RPC message");
+      }
+      messages.push(parsed);
     }
     if (this.closed) return this.refuse(res, 404, -32001, "Session not found");
     this.lastActive = performance.now();
@@ -189,7 +194,8 @@ export class HttpSessionTransport implements Transport {
     } else if (!this.acceptsProtocol(req, res)) {
       return false;
     }
-    const extra: MessageExtraInfo = { requestInfo: { headers: req.headers, url } };
+    // Handlers read nothing of the HTTP request (identity is fixed per session): no extra info.
+    const extra: MessageExtraInfo = {};
     if (!messages.some(isJSONRPCRequest)) {
       res.writeHead(202).end();
       for (const m of messages) {

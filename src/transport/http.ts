@@ -6,8 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { isInitializeRequest, isLegacyRequest, type McpServer } from "@modelcontextprotocol/server";
 import { HttpSessionTransport } from "./http-session.js";
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
@@ -39,6 +38,11 @@ export interface HttpTransportOptions {
   maxSessionsPerClient?: number;
   /** Who sends a request (API key hash or remote address): the unit of the session cap. */
   clientOf?: (req: IncomingMessage) => string;
+  /**
+   * Serves one 2026-07-28 request (stateless: no session; the SDK's per-request handler). Without
+   * it every request is served as 2025-era.
+   */
+  serveModern?: (req: IncomingMessage, res: ServerResponse, body: unknown, client: string) => Promise<void>;
   log?: (level: "info" | "warn" | "error", msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -169,6 +173,17 @@ export async function startHttpTransport(options: HttpTransportOptions): Promise
       }
       if (Array.isArray(body.value) && body.value.length === 0) {
         jsonRpcError(res, 400, -32600, "Invalid Request: empty JSON-RPC batch");
+        return;
+      }
+      // A 2026-07-28 request (its `_meta` envelope says so; it never has a session) goes to the
+      // stateless modern handler; 2025-era traffic stays on Scout's own session transport. The
+      // SDK's own classifier decides, so the two can never disagree.
+      if (
+        options.serveModern &&
+        !sessionId &&
+        !(await isLegacyRequest(classifierRequest(req, url), body.value))
+      ) {
+        await options.serveModern(req, res, body.value, clientOf(req));
         return;
       }
       if (sessionId) {
@@ -309,4 +324,14 @@ function readJson(
       }
     });
   });
+}
+
+/** A body-less web Request carrying the headers the era classifier reads (the body is parsed). */
+function classifierRequest(req: IncomingMessage, url: URL): Request {
+  const headers = new Headers();
+  for (const name of ["content-type", "accept", "mcp-protocol-version", "mcp-method", "mcp-name"]) {
+    const v = req.headers[name];
+    if (v !== undefined) headers.set(name, Array.isArray(v) ? v.join(", ") : v);
+  }
+  return new Request(`http://localhost${url.pathname}`, { method: "POST", headers });
 }

@@ -1,9 +1,11 @@
 /**
- * stdio transport: one MCP session over stdin/stdout. Nothing but protocol may reach stdout, so
+ * stdio transport: one MCP connection over stdin/stdout. The SDK's serveStdio decides the era from
+ * the opening message (a 2025 `initialize` or a 2026-07-28 request with its `_meta` envelope) and
+ * pins one server from the factory for the connection. Nothing but protocol may reach stdout, so
  * logs go to stderr (see observe/log.ts).
  */
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { McpServer } from "@modelcontextprotocol/server";
+import { serveStdio } from "@modelcontextprotocol/server/stdio";
 
 export interface StdioHandle {
   /** Resolves when the client closes stdin. */
@@ -11,17 +13,19 @@ export interface StdioHandle {
   close(): Promise<void>;
 }
 
-export async function startStdioTransport(mcp: McpServer): Promise<StdioHandle> {
-  const transport = new StdioServerTransport();
+export async function startStdioTransport(
+  factory: (era: "legacy" | "modern") => McpServer,
+  onError?: (e: Error) => void,
+): Promise<StdioHandle> {
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
-  transport.onclose = () => resolveClosed();
   process.stdin.once("end", () => resolveClosed());
-  await mcp.connect(transport);
+  process.stdin.once("close", () => resolveClosed());
+  const handle = serveStdio((ctx) => factory(ctx.era), { ...(onError ? { onerror: onError } : {}) });
   return {
     closed,
     close: async () => {
-      await mcp.close();
+      await handle.close();
       resolveClosed();
     },
   };

@@ -216,19 +216,20 @@ describe("errors", () => {
     expect(hostsBeam.text).toBe("Error: beam parameter requires a valid host:/path target, not 'hosts'");
   });
 
-  it("wrong argument types and unknown tools get an Error: answer naming the parameter", async () => {
+  it("wrong argument types get an Error: answer naming the parameter; an unknown tool is -32602", async () => {
     const wrong = await scout.call({ target: 42, depth: 50, targets: "web1:/" });
     expect(wrong.isError).toBe(true);
     expect(wrong.text).toMatch(/^Error: Invalid arguments: /);
     for (const field of ["target: ", "depth: ", "targets: "]) expect(wrong.text).toContain(field);
     expect(wrong.text).toMatch(/See the scout tool's input schema/);
     expect(wrong.text).not.toMatch(/MCP error|-32602/);
-    const unknown = (await scout.client.callTool({ name: "cat", arguments: {} })) as {
-      isError?: boolean;
-      content: Array<{ text?: string }>;
-    };
-    expect(unknown.isError).toBe(true);
-    expect(unknown.content[0]?.text).toBe("Error: Unknown tool 'cat'. This server has one tool: scout");
+    // A tool that does not exist is a protocol error (MCP 2025-11-25 and 2026-07-28), not a result.
+    const unknown = await scout.client.callTool({ name: "cat", arguments: {} }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: number; message?: string },
+    );
+    expect(unknown?.code).toBe(-32602);
+    expect(unknown?.message).toContain("Unknown tool 'cat'. This server has one tool: scout");
     // The server is still fine.
     expect((await scout.call({ target: "hosts" })).isError).toBeFalsy();
   });
