@@ -119,17 +119,30 @@ const errorOutput = z.object({
 });
 
 /**
- * The tool's outputSchema: one object whose `mode` names the variant. Each mode's own schema is
- * one branch of `anyOf`, and an error answer (isError) is `{ mode, error: { code, message } }`.
+ * The tool's outputSchema: one object whose `mode` names the variant, with every field any mode
+ * returns (each mode's own zod schema, merged; a field two modes shape differently has its types).
+ * One flat object instead of an anyOf per mode keeps tools/list small (a model reads it).
  */
 export function scoutOutputSchema(): Record<string, unknown> {
-  const branches = [...Object.values(MODES).map((m) => m.output), errorOutput].map((s) =>
-    z.toJSONSchema(s, { target: "draft-2020-12" }),
+  type Obj = { properties?: Record<string, unknown>; anyOf?: Obj[] };
+  const flatten = (o: Obj): Obj[] => (o.anyOf ? o.anyOf.flatMap(flatten) : [o]);
+  const branches = [...Object.values(MODES).map((m) => m.output), errorOutput].flatMap((s) =>
+    flatten(z.toJSONSchema(s) as Obj),
   );
-  return {
-    type: "object",
-    properties: { mode: { type: "string" } },
-    required: ["mode"],
-    anyOf: branches.flatMap((b) => ((b as { anyOf?: unknown[] }).anyOf ?? [b]) as unknown[]),
-  };
+  const properties: Record<string, unknown> = {};
+  const seen = new Map<string, Set<string>>();
+  for (const b of branches) {
+    for (const [k, v] of Object.entries(b.properties ?? {})) {
+      const variants = seen.get(k) ?? new Set<string>();
+      variants.add(JSON.stringify(v));
+      seen.set(k, variants);
+    }
+  }
+  for (const [k, variants] of seen) {
+    const all = [...variants].map((v) => JSON.parse(v) as Record<string, unknown>);
+    // Two modes type it differently (the hosts list of `hosts` and of a job listing): its types.
+    properties[k] = all.length === 1 ? all[0] : { type: [...new Set(all.map((v) => v.type).flat())] };
+  }
+  properties.mode = { type: "string" };
+  return { type: "object", properties, required: ["mode"] };
 }
