@@ -37,9 +37,38 @@ export function pooledRandomFillSync<T extends NodeJS.ArrayBufferView>(buf: T, o
   return buf;
 }
 
+/**
+ * Host certificates (see src/ssh/host-cert.ts): ssh2's key exchange parses the server's host key
+ * with keyParser.parseDERKey, which it takes when kex.js loads, so the wrapper goes in first. For
+ * a `*-cert-v01@openssh.com` key it parses the certified plain key inside; everything else is
+ * ssh2's own code.
+ */
+function installCertifiedHostKeyParsing(): void {
+  const keyParser = require("ssh2/lib/protocol/keyParser.js") as {
+    parseDERKey(data: Buffer, type: string): unknown;
+  };
+  const original = keyParser.parseDERKey;
+  const fields: Record<string, number> = {
+    "ssh-ed25519": 1,
+    "ecdsa-sha2-nistp256": 2,
+    "ecdsa-sha2-nistp384": 2,
+    "ecdsa-sha2-nistp521": 2,
+  };
+  keyParser.parseDERKey = (data: Buffer, type: string): unknown => {
+    const plain = /^(.+)-cert-v01@openssh\.com$/.exec(type)?.[1];
+    const n = plain === undefined ? undefined : fields[plain];
+    if (plain === undefined || n === undefined) return original(data, type);
+    let p = 4 + data.readUInt32BE(0); // the nonce
+    const start = p;
+    for (let i = 0; i < n; i++) p += 4 + data.readUInt32BE(p);
+    return original(data.subarray(start, p), plain);
+  };
+}
+
 crypto.randomFillSync = pooledRandomFillSync;
 let loaded: typeof import("ssh2");
 try {
+  installCertifiedHostKeyParsing();
   loaded = require("ssh2") as typeof import("ssh2");
 } finally {
   crypto.randomFillSync = realRandomFillSync;

@@ -64,9 +64,13 @@ export const FLAGS: readonly FlagSpec[] = [
 
 /** Environment variables read outside SETTING_SPECS. */
 export const OTHER_ENV: ReadonlyArray<{ env: string; help: string }> = [
-  { env: "SSH_AUTH_SOCK", help: "ssh-agent socket, tried after the key files" },
+  { env: "SSH_AUTH_SOCK", help: "ssh-agent socket (unless a host's IdentityAgent says otherwise)" },
   { env: "SCOUT_SSHD", help: "demo: path of the sshd binary (default: /usr/sbin/sshd and usual places)" },
   { env: "NO_COLOR", help: "demo, doctor: no colors even on a terminal" },
+  {
+    env: "SCOUT_LAB_INSTALL",
+    help: "demo, npm test: 0 = never apt-get install a missing sshd (default: as root with apt-get, install it)",
+  },
 ];
 
 function flagLabel(f: FlagSpec): string {

@@ -25,6 +25,9 @@ export interface CertificateInfo {
   validBefore: bigint;
   /** The CA's public key blob. */
   signatureKey: Buffer;
+  /** The CA's signature (an SSH signature blob) and the bytes it signs. */
+  signature: Buffer;
+  signed: Buffer;
 }
 
 /** Number of public key fields after the nonce, per certified key type. */
@@ -81,7 +84,20 @@ export function parseCertificate(blob: Buffer): CertificateInfo | undefined {
     str(); // extensions
     str(); // reserved
     const signatureKey = str();
-    return { type, publicBlob, certType, keyId, principals, validAfter, validBefore, signatureKey };
+    const signed = blob.subarray(0, p);
+    const signature = str();
+    return {
+      type,
+      publicBlob,
+      certType,
+      keyId,
+      principals,
+      validAfter,
+      validBefore,
+      signatureKey,
+      signature,
+      signed,
+    };
   } catch {
     return undefined;
   }
@@ -92,4 +108,15 @@ export function certificateBlob(text: string): Buffer | undefined {
   const [type, b64] = text.trim().split(/\s+/);
   if (!type?.endsWith("-cert-v01@openssh.com") || !b64) return undefined;
   return Buffer.from(b64, "base64");
+}
+
+/** The signature algorithm and bytes of an SSH signature blob. */
+export function splitSignature(sig: Buffer): { algo: string; bytes: Buffer } | undefined {
+  if (sig.length < 4) return undefined;
+  const n = sig.readUInt32BE(0);
+  if (4 + n + 4 > sig.length) return undefined;
+  const algo = sig.subarray(4, 4 + n).toString("latin1");
+  const m = sig.readUInt32BE(4 + n);
+  const bytes = sig.subarray(8 + n, 8 + n + m);
+  return bytes.length === m ? { algo, bytes } : undefined;
 }

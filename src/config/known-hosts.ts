@@ -1,7 +1,7 @@
 /**
  * Host key verification against an OpenSSH known_hosts file: plain and hashed (`|1|salt|hash`)
- * names, `[host]:port`, comma lists, wildcards and negation, `@revoked`. `@cert-authority` lines
- * are kept only to explain a refusal: ssh2 cannot negotiate host certificates. Each file is re-read
+ * names, `[host]:port`, comma lists, wildcards and negation, `@revoked`, and `@cert-authority`:
+ * a host certificate (ssh/host-cert.ts) is trusted when such a line's CA signed it for the name. Each file is re-read
  * when it changes (mtime, checked at most once a second); accept-new appends to the first user file.
  * A host's files are its UserKnownHostsFile (default SCOUT_KNOWN_HOSTS) and GlobalKnownHostsFile
  * (default /etc/ssh/ssh_known_hosts and ssh_known_hosts2), as in ssh.
@@ -11,6 +11,9 @@ import { appendFile, mkdir, stat, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import picomatch from "picomatch";
 import { ScoutError } from "../errors.js";
+import type { ParsedKey } from "ssh2";
+import ssh2 from "../ssh2.js";
+import { parseCertificate, splitSignature, type CertificateInfo } from "./certificate.js";
 import type { HostConfig } from "./host.js";
 import type { StrictHostKeyChecking } from "./settings.js";
 
@@ -79,6 +82,8 @@ function hostFieldMatcher(field: string): (name: string) => boolean {
 interface CertAuthority {
   matches(name: string): boolean;
   line: number;
+  /** The CA's public key blob. */
+  blob: Buffer;
 }
 
 function parse(text: string, authorities: CertAuthority[] = []): Entry[] {
@@ -91,7 +96,12 @@ function parse(text: string, authorities: CertAuthority[] = []): Entry[] {
     if (parts[0]?.startsWith("@")) {
       const m = parts.shift();
       if (m === "@cert-authority") {
-        if (parts[0]) authorities.push({ matches: hostFieldMatcher(parts[0]), line: i + 1 });
+        if (parts[0] && parts[2])
+          authorities.push({
+            matches: hostFieldMatcher(parts[0]),
+            line: i + 1,
+            blob: Buffer.from(parts[2], "base64"),
+          });
         continue;
       }
       if (m === "@revoked") marker = "@revoked";
@@ -136,6 +146,18 @@ export class KnownHosts {
       this.entries = [];
       this.authorities = [];
     }
+  }
+
+  /** The CA keys that @cert-authority lines trust for the host. */
+  authoritiesFor(host: string, port: number): Buffer[] {
+    const name = knownHostsName(host, port);
+    return this.authorities.filter((x) => x.matches(name) || x.matches(host)).map((x) => x.blob);
+  }
+
+  /** True when an @revoked line for the host names this key blob (a CA key, a host key). */
+  isRevoked(host: string, port: number, blob: Buffer): boolean {
+    const name = knownHostsName(host, port);
+    return this.entries.some((e) => e.marker === "@revoked" && e.matches(name) && e.blob.equals(blob));
   }
 
   /** "FILE:LINE" of the first @cert-authority line for the host, if any. */
@@ -234,6 +256,20 @@ export async function verifyHostKey(o: VerifyOptions): Promise<void> {
   const files = [o.known, ...(o.others ?? [])];
   await Promise.all(files.map((f) => f.refresh()));
   const name = o.host.hostKeyAlias ?? o.host.hostname;
+  if (keyTypeOf(o.key).endsWith("-cert-v01@openssh.com")) {
+    const verdict = checkHostCertificate(o.key, name, o.host.port, files);
+    if (verdict === "trusted") return;
+    if (verdict !== "no-authority") {
+      throw new ScoutError(
+        "host-key-changed",
+        `Host certificate of ${o.host.alias} (${knownHostsName(name, o.host.port)}) refused: ${verdict}`,
+        { hint: "Refusing to connect; check the host's HostCertificate and your @cert-authority lines" },
+      );
+    }
+    // No CA for it: judge the certified plain key, as ssh does.
+    const plain = parseCertificate(o.key)?.publicBlob;
+    if (plain) return verifyHostKey({ ...o, key: plain });
+  }
   const statuses = files.map((f) => f.check([name], o.host.port, o.key));
   // One revoked entry anywhere refuses the key; otherwise one file knowing it is enough.
   const status: KeyStatus = statuses.includes("revoked")
@@ -280,7 +316,7 @@ export async function verifyHostKey(o: VerifyOptions): Promise<void> {
   if (authority) {
     throw new ScoutError(
       "host-key-unknown",
-      `Unknown host key for ${where}: ${keyTypeOf(o.key)} ${fp}. Its known_hosts trusts a certificate authority for it (@cert-authority at ${authority}), but Scout's SSH library (ssh2) cannot negotiate host certificates`,
+      `Unknown host key for ${where}: ${keyTypeOf(o.key)} ${fp}. Its known_hosts trusts a certificate authority for it (@cert-authority at ${authority}), but the host presented a plain key, not a certificate (Scout asks for ed25519 and ECDSA host certificates)`,
       {
         hint: `Add the host's plain key: ${keyscanCommand(name, o.host.port, o.knownHostsPath)} (after verifying it)`,
       },
@@ -298,4 +334,67 @@ export async function verifyHostKey(o: VerifyOptions): Promise<void> {
   throw new ScoutError("host-key-unknown", `Unknown host key for ${where}: ${keyTypeOf(o.key)} ${fp}`, {
     hint: `Verify it, then add it with: ${keyscanCommand(name, o.host.port, o.knownHostsPath)} (or the line: ${keyscanLine(name, o.host.port, o.key)}), or set SCOUT_STRICT_HOST_KEY_CHECKING=accept-new`,
   });
+}
+
+/**
+ * Checks a host certificate as ssh does: a host certificate, signed by a CA that an
+ * @cert-authority line trusts for the name (and that is not @revoked), valid now, for a principal
+ * equal to the name (no principals: any host). "trusted", "no-authority", or why it is refused.
+ */
+export function checkHostCertificate(
+  cert: Buffer,
+  name: string,
+  port: number,
+  files: KnownHosts[],
+): "trusted" | "no-authority" | string {
+  const info = parseCertificate(cert);
+  if (!info) return "it cannot be parsed";
+  const cas = files.flatMap((f) => f.authoritiesFor(name, port));
+  if (!cas.some((ca) => ca.equals(info.signatureKey))) return "no-authority";
+  if (files.some((f) => f.isRevoked(name, port, info.signatureKey))) return "its CA key is @revoked";
+  if (info.certType !== 2) return "it is a user certificate, not a host certificate";
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  if (now < info.validAfter || now >= info.validBefore) return `it is not valid now (key id "${info.keyId}")`;
+  if (info.principals.length > 0 && !info.principals.includes(name)) {
+    return `it is for ${info.principals.join(", ")}, not ${name}`;
+  }
+  return verifyCertificateSignature(info) ? "trusted" : "its CA signature does not verify";
+}
+
+/** DER INTEGER of an unsigned big-endian number (SSH mpint bytes). */
+function derInteger(b: Buffer): Buffer {
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0) i++;
+  let v = b.subarray(i);
+  if ((v[0] ?? 0) & 0x80) v = Buffer.concat([Buffer.from([0]), v]);
+  return Buffer.concat([Buffer.from([0x02]), derLength(v.length), v]);
+}
+
+function derLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let x = n; x > 0; x >>= 8) bytes.unshift(x & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+function verifyCertificateSignature(info: CertificateInfo): boolean {
+  const sig = splitSignature(info.signature);
+  if (!sig) return false;
+  const caType = keyTypeOf(info.signatureKey);
+  const ca = ssh2.utils.parseKey(`${caType} ${info.signatureKey.toString("base64")}`);
+  const key = Array.isArray(ca) ? (ca[0] as ParsedKey | undefined) : ca;
+  if (!key || key instanceof Error) return false;
+  let bytes = sig.bytes;
+  let hash: string | undefined;
+  if (sig.algo === "rsa-sha2-256") hash = "sha256";
+  else if (sig.algo === "rsa-sha2-512") hash = "sha512";
+  else if (sig.algo.startsWith("ecdsa-sha2-")) {
+    // SSH's (mpint r, mpint s) to the DER SEQUENCE node:crypto verifies.
+    const rLen = bytes.readUInt32BE(0);
+    const r = bytes.subarray(4, 4 + rLen);
+    const s = bytes.subarray(8 + rLen, 8 + rLen + bytes.readUInt32BE(4 + rLen));
+    const body = Buffer.concat([derInteger(r), derInteger(s)]);
+    bytes = Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);
+  }
+  return key.verify(info.signed, bytes, hash) === true;
 }

@@ -97,6 +97,11 @@ export interface FleetOptions {
    * so they win over it; e.g. `SetEnv PATH=/shims:/usr/bin:/bin` to give one host fake tools.
    */
   hostSshdConfig?: (alias: string, index: number) => string[];
+  /**
+   * A CA private key: every host key gets a host certificate signed by it (principals 127.0.0.1
+   * and the alias), served with HostCertificate to clients that ask for certificates.
+   */
+  hostCertificateCa?: string;
 }
 
 /** The dedicated login user when running as root (root's shell startup is slow and it's root). */
@@ -843,6 +848,14 @@ export async function startFleet(options: FleetOptions = {}): Promise<LabFleet> 
       const configPath = path.join(dir, `${alias}.sshd_config`);
       const hostKey = path.join(dir, `${alias}.host_ed25519`);
       const hostExtra = [...(options.hostSshdConfig?.(alias, i) ?? []), ...extra];
+      if (options.hostCertificateCa) {
+        const signed = await run("ssh-keygen", [
+          ...["-q", "-s", options.hostCertificateCa, "-h", "-I", alias, "-n", `127.0.0.1,${alias}`],
+          ...["-V", "-5m:+1d", `${hostKey}.pub`],
+        ]);
+        if (signed.code !== 0) throw new Error(`ssh-keygen -s failed for ${alias}: ${signed.stderr.trim()}`);
+        hostExtra.push(`HostCertificate ${q(`${hostKey}-cert.pub`)}`);
+      }
       const writeConfig = (port: number) =>
         writeFile(
           configPath,

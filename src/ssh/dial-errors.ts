@@ -17,7 +17,7 @@ const NEGOTIATION: Array<[RegExp, string]> = [
   ],
   [
     /no matching host key/i,
-    "a host key algorithm this server offers (ssh2 lacks host certificates (*-cert-v01@openssh.com) and sk-* keys)",
+    "a host key algorithm this server offers (ssh2 lacks sk-* and RSA-certificate host keys)",
   ],
   [/no matching .*cipher/i, "a cipher this server accepts"],
   [/no matching .*MAC/i, "a MAC algorithm this server accepts"],

@@ -7,13 +7,14 @@
  */
 import type { Duplex } from "node:stream";
 import net from "node:net";
-import type { AnyAuthMethod, AuthHandlerMiddleware, Client } from "ssh2";
+import type { AnyAuthMethod, AuthHandlerMiddleware, Client, ServerHostKeyAlgorithm } from "ssh2";
 import ssh2 from "../ssh2.js";
 import type { HostConfig } from "../config/host.js";
 import { ScoutError } from "../errors.js";
 import { coalesceWrites } from "./coalesce.js";
 import { spawnProxyCommand, type ProxyProcess } from "./proxy-command.js";
 import { classifyHandshakeError } from "./dial-errors.js";
+import { acceptHostCertificate } from "./host-cert.js";
 
 export interface DialDeps {
   connectTimeoutMs: number;
@@ -24,6 +25,11 @@ export interface DialDeps {
   authMethods(host: HostConfig): Promise<AnyAuthMethod[]>;
   /** Told which of authMethods() got each hop in (`scout-mcp doctor` reports it). Optional. */
   onAuthenticated?(host: HostConfig, method: AnyAuthMethod): void;
+  /**
+   * Host key algorithms to ask for, when not ssh2's defaults: certificates first for a host with
+   * an @cert-authority line (ssh/host-cert.ts). Optional.
+   */
+  hostKeyAlgorithms?(host: HostConfig): Promise<string[] | undefined>;
 }
 
 /** The hops of a host's route in dialing order, the host last: [...jump hosts, host]. */
@@ -233,6 +239,7 @@ async function handshake(
   attempt: DialAttempt,
 ): Promise<Client> {
   const authHandler = await deps.authMethods(hop);
+  const serverHostKey = await deps.hostKeyAlgorithms?.(hop);
   // The same walk through the list as ssh2's own array handler, but we learn which method got in.
   let nextMethod = 0;
   let lastMethod: AnyAuthMethod | undefined;
@@ -272,7 +279,12 @@ async function handshake(
       keepaliveInterval,
       keepaliveCountMax: hop.serverAliveCountMax ?? 3,
       authHandler: pickMethod,
+      // The certificate algorithms are not in @types/ssh2's ServerHostKeyAlgorithm union.
+      ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as ServerHostKeyAlgorithm[] } } : {}),
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+        // Now, not once verified: ssh2 checks the exchange signature when the server's NEWKEYS
+        // arrives, which may be before our verdict (a refused certificate ends the connection).
+        acceptHostCertificate(client, key);
         deps.verifyHostKey(hop, key).then(
           () => verify(true),
           (e: unknown) => {

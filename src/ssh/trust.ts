@@ -12,6 +12,7 @@ import { KnownHostsFiles, hostKeyMode, verifyHostKey } from "../config/known-hos
 import { resolveIdentities, type Identity } from "../config/identities.js";
 import type { ConnectionDeps } from "./connection.js";
 import { installUserCertificates, withCertificate } from "./user-cert.js";
+import { certificateFirstAlgorithms } from "./host-cert.js";
 
 /** The ssh2 auth methods for a host's identities, in order. keyPath/certPath are ours, for messages. */
 export function authMethodsFor(host: HostConfig, identities: Identity[]): AnyAuthMethod[] {
@@ -41,7 +42,7 @@ export function authMethodsFor(host: HostConfig, identities: Identity[]): AnyAut
 export async function createConnectionDeps(
   settings: Pick<Settings, "knownHostsPath" | "strictHostKeyChecking">,
   warn: (msg: string) => void,
-): Promise<Pick<ConnectionDeps, "verifyHostKey" | "authMethods">> {
+): Promise<Pick<ConnectionDeps, "verifyHostKey" | "authMethods" | "hostKeyAlgorithms">> {
   const files = new KnownHostsFiles(settings.knownHostsPath);
   await files.get(settings.knownHostsPath);
   return {
@@ -56,6 +57,12 @@ export async function createConnectionDeps(
         key,
         warn,
       });
+    },
+    hostKeyAlgorithms: async (host: HostConfig) => {
+      const { known, others } = await files.forHost(host);
+      const name = host.hostKeyAlias ?? host.hostname;
+      const hasAuthority = [known, ...others].some((f) => f.authoritiesFor(name, host.port).length > 0);
+      return hasAuthority ? certificateFirstAlgorithms() : undefined;
     },
     authMethods: async (host: HostConfig): Promise<AnyAuthMethod[]> => {
       const ids = await resolveIdentities(host);

@@ -197,12 +197,12 @@ describe("per-host known_hosts and StrictHostKeyChecking", () => {
     await expect(loginMarker(h)).rejects.toThrow(/StrictHostKeyChecking ask, and Scout has nobody to ask/);
   });
 
-  it("a host trusted only through @cert-authority is refused with the reason (ssh2 has no host certificates)", async () => {
+  it("a host with no certificate, trusted only through @cert-authority, is refused with the reason", async () => {
     const caOnly = join(keys, "ca_known_hosts");
     writeFileSync(caOnly, `@cert-authority [127.0.0.1]:${lab.hosts[0]!.port} ${pub(ca)}\n`);
     const h = hostOn(0, "hostcert", { identityFiles: [configured], userKnownHostsFiles: [caOnly] });
     await expect(loginMarker(h)).rejects.toThrow(
-      new RegExp(`@cert-authority at ${caOnly}:1.*cannot negotiate host certificates`),
+      new RegExp(`@cert-authority at ${caOnly}:1.*presented a plain key, not a certificate`),
     );
   });
 
@@ -215,5 +215,51 @@ describe("per-host known_hosts and StrictHostKeyChecking", () => {
       globalKnownHostsFiles: [lab.knownHostsPath],
     });
     expect(await loginMarker(h)).toBe("configured-key");
+  });
+});
+
+describe("host certificates (@cert-authority)", () => {
+  let certLab: LabFleet;
+  const hostCa = keygen("host_ca");
+  beforeAll(async () => {
+    certLab = await startFleet({
+      hosts: 1,
+      hostCertificateCa: hostCa,
+      hostSshdConfig: () => [`AuthorizedKeysFile ${join(keys, "ak0")}`],
+    });
+  });
+  afterAll(async () => {
+    await certLab?.stop();
+  });
+
+  const certHost = (knownHosts: string, over: Partial<HostConfig> = {}): HostConfig => ({
+    ...hostOn(0, "certhost", { identityFiles: [configured] }),
+    port: certLab.hosts[0]!.port,
+    user: certLab.user,
+    userKnownHostsFiles: [knownHosts],
+    ...over,
+  });
+
+  it("a host whose key is known only through its CA gets in (the plain key is in no known_hosts)", async () => {
+    const kh = join(keys, "kh_ca_ok");
+    writeFileSync(kh, `@cert-authority 127.0.0.1,[127.0.0.1]:* ${pub(hostCa)}\n`);
+    expect(await loginMarker(certHost(kh))).toBe("configured-key");
+  });
+
+  it("a certificate for other principals is refused (HostKeyAlias names another host)", async () => {
+    const kh = join(keys, "kh_ca_alias");
+    writeFileSync(kh, `@cert-authority * ${pub(hostCa)}\n`);
+    await expect(loginMarker(certHost(kh, { hostKeyAlias: "db.example" }))).rejects.toThrow(
+      /Host certificate of certhost .* refused: it is for 127\.0\.0\.1, host-0, not db\.example/,
+    );
+  });
+
+  it("a certificate signed by another CA is not trusted, and a @revoked CA refuses", async () => {
+    const other = join(keys, "kh_other_ca");
+    writeFileSync(other, `@cert-authority * ${pub(ca)}\n`);
+    await expect(loginMarker(certHost(other))).rejects.toThrow(/Unknown host key/);
+    const revoked = join(keys, "kh_revoked_ca");
+    writeFileSync(revoked, `@cert-authority * ${pub(hostCa)}\n@revoked * ${pub(hostCa)}\n`);
+    await expect(loginMarker(certHost(revoked))).rejects.toThrow(/its CA key is @revoked/);
   });
 });
