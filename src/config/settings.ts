@@ -375,9 +375,9 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     key: "pipelineMinRttMs",
     env: "SCOUT_PIPELINE_MIN_RTT",
     description:
-      "Milliseconds: a read sends its SFTP requests together only on connections whose lowest RTT is at least this (0 = always)",
-    defaultText: "2",
-    parse: positiveNumber(2, { allowZero: true }),
+      "Milliseconds: a read sends its SFTP requests together only on connections whose lowest RTT is at least this; 0 (default) = always. Set it (e.g. 2) for SSH servers that leave Nagle on for SFTP",
+    defaultText: "0",
+    parse: positiveNumber(0, { allowZero: true }),
   },
   {
     key: "maxFileSize",

@@ -1,12 +1,12 @@
 /**
- * File reads over SFTP. On a connection with a measurable RTT (SshConnection.pipelined), a warm
- * read of a small file is two round trips: stat and open are sent together (pipelined), then one
- * read; close is not awaited and rides with the session's next request. On a low-RTT link (LAN,
- * loopback) a read alone on its session sends one request at a time instead (stat, open, read,
- * close — each round trip costs a fraction of a millisecond there), so the server never owes two
- * small replies at once: an SSH server with Nagle on its socket would hold the second until our
- * delayed ACK, ~40 ms. Reads sharing a busy session pipeline anyway (the server owes many replies
- * then, and the traffic both ways carries the ACKs). Larger reads keep several chunks in flight. Content stops at the cap on a UTF-8 character boundary; binary content is reported, not
+ * File reads over SFTP. A warm read of a small file is two round trips: stat and open are sent
+ * together (pipelined), then one read; close is not awaited and rides with the session's next
+ * request. On a connection whose RTT is below SCOUT_PIPELINE_MIN_RTT (off by default; see
+ * SshConnection.pipelined) a read alone on its session sends one request at a time instead (stat,
+ * open, read, close), so the server never owes two small replies at once: an SSH server with
+ * Nagle on its socket would hold the second until our delayed ACK, ~40 ms. OpenSSH sets
+ * TCP_NODELAY on every session, so the default pipelines. Reads sharing a busy session always
+ * pipeline (the traffic both ways carries the ACKs). Larger reads keep several chunks in flight. Content stops at the cap on a UTF-8 character boundary; binary content is reported, not
  * dumped; FIFOs and devices are refused without being opened.
  *
  * Opening a FIFO blocks the SFTP server process in open(2) until a writer appears, and the server

@@ -16,7 +16,7 @@ import { RttEstimator, rttDeadline, type DeadlineBounds, type RttSnapshot } from
 
 /** Defaults of the RTT-derived settings (SCOUT_RTT_DEADLINE_MIN/MAX, SCOUT_PIPELINE_MIN_RTT). */
 export const DEFAULT_RTT_DEADLINE: DeadlineBounds = { minMs: 1000, maxMs: 30_000 };
-export const DEFAULT_PIPELINE_MIN_RTT_MS = 2;
+export const DEFAULT_PIPELINE_MIN_RTT_MS = 0;
 /** Late keepalive replies in a row that make a connection dead (ssh's ServerAliveCountMax default). */
 const KEEPALIVE_COUNT_MAX = 3;
 
