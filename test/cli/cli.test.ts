@@ -146,7 +146,7 @@ describe("usage errors", () => {
     expect(unknown).toMatchObject({
       code: 2,
       stderr:
-        "Error: Unknown command 'frobnicate'. Commands: serve, config, demo, doctor (see scout-mcp --help)\n",
+        "Error: Unknown command 'frobnicate'. Commands: serve, config, demo, doctor, resolve (see scout-mcp --help)\n",
     });
     expect(misplaced).toMatchObject({
       code: 2,
