@@ -81,6 +81,10 @@ export interface Settings {
   maxMessageSize: number;
   /** Ask the user (MCP elicitation) before every command and upload; fail closed. */
   confirmCommands: boolean;
+  /** How long a confirmation question waits for its human (ms); the call's deadline starts after. */
+  confirmTimeoutMs: number;
+  /** HMAC key for 2026-07-28 requestState (confirmations); share it across Scout processes. */
+  requestStateKey: string | undefined;
   /** File holding the password fed to `sudo -S` on stdin for `sudo=true` calls. */
   sudoPasswordFile: string | undefined;
   /** Seconds a finished job's spool stays on its host; 0 keeps them. */
@@ -571,6 +575,27 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
       "Ask the user through MCP elicitation before each command or upload (refused if the client can't)",
     defaultText: "false",
     parse: bool(false),
+  },
+  {
+    key: "confirmTimeoutMs",
+    env: "SCOUT_CONFIRM_TIMEOUT",
+    description:
+      "Seconds a confirmation question waits for the user; the call's own deadline starts after the answer",
+    defaultText: "300",
+    parse: positiveNumber(300, { scale: 1000 }),
+  },
+  {
+    key: "requestStateKey",
+    env: "SCOUT_REQUEST_STATE_KEY",
+    description:
+      "Secret (≥ 32 characters) signing 2026-07-28 confirmation state so any Scout process sharing it can continue a call",
+    defaultText: "(random per process)",
+    parse: (raw, name) => {
+      if (raw === undefined || raw === "") return undefined;
+      if (raw.length < 32)
+        throw new SettingsError(`${name} must be at least 32 characters (a shared secret)`);
+      return raw;
+    },
   },
   {
     key: "sudoPasswordFile",

@@ -4,7 +4,7 @@
  * run". How the question travels (elicitation, MRTR) is the session's business.
  */
 import { ScoutError, errorMessage } from "../errors.js";
-import type { CallSession, ConfirmAnswer } from "../mcp/calls.js";
+import { InputRequired, type CallSession, type ConfirmAnswer } from "../mcp/calls.js";
 
 export type { ConfirmAnswer } from "../mcp/calls.js";
 
@@ -19,7 +19,7 @@ export async function confirmOrRefuse(
     try {
       answer = await session.ask(question, signal);
     } catch (e) {
-      if (signal.aborted) throw e;
+      if (signal.aborted || e instanceof InputRequired) throw e;
       throw new ScoutError(
         "refused",
         `Asking the user for confirmation failed (${errorMessage(e)}); nothing was run`,

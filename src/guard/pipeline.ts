@@ -8,13 +8,14 @@
 import { setMaxListeners } from "node:events";
 import type { Settings } from "../config/settings.js";
 import { ScoutError, abortError, errorMessage } from "../errors.js";
-import type {
-  AuditFields,
-  CallPipeline,
-  CallSession,
-  Refusal,
-  ResourceRead,
-  ToolOutcome,
+import {
+  InputRequired,
+  type AuditFields,
+  type CallPipeline,
+  type CallSession,
+  type Refusal,
+  type ResourceRead,
+  type ToolOutcome,
 } from "../mcp/calls.js";
 import type { Grant, Plan, ScoutEngine, ScoutMode, SudoPassword } from "../mcp/mode.js";
 import type { ScoutArgs } from "../mcp/schema.js";
@@ -208,44 +209,59 @@ export class Pipeline implements CallPipeline {
     m?.inFlight.inc();
     const { settings, engine } = this.options;
     const timeoutS = settings.requestTimeoutMs / 1000;
-    const deadline = deadlineSignal(
-      settings.requestTimeoutMs,
-      `request timed out after ${timeoutS} s (SCOUT_REQUEST_TIMEOUT); everything it started was stopped`,
-      signal,
-    );
+    // The deadline covers running, not waiting for a human: it starts after authorization (a
+    // confirmation waits up to SCOUT_CONFIRM_TIMEOUT on its own, or is a later MRTR round).
+    let deadline: { signal: AbortSignal; dispose: () => void } | undefined;
     let outcome: ToolOutcome;
     try {
-      const work = (async (): Promise<ToolOutcome> => {
-        const call = planCall(args, {
-          settings: engine.settings,
-          transport: session.transport,
-          aliases: () => engine.registry.list().map((h) => h.alias),
-        });
-        const grant = await this.authorize(call.plan, session, deadline.signal);
-        const result = await call.run({
+      outcome = await (async (): Promise<ToolOutcome> => {
+        let call: ReturnType<typeof planCall>;
+        let grant: Grant;
+        try {
+          call = planCall(args, {
+            settings: engine.settings,
+            transport: session.transport,
+            aliases: () => engine.registry.list().map((h) => h.alias),
+          });
+          grant = await this.authorize(call.plan, session, signal);
+        } catch (e) {
+          return this.failedOutcome(mode, args, e, signal);
+        }
+        deadline = deadlineSignal(
+          settings.requestTimeoutMs,
+          `request timed out after ${timeoutS} s (SCOUT_REQUEST_TIMEOUT); everything it started was stopped`,
+          signal,
+        );
+        const d = deadline.signal;
+        const work = call.run({
           engine,
-          signal: deadline.signal,
+          signal: d,
           transport: session.transport,
           grant,
           ...(session.progress ? { progress: session.progress } : {}),
         });
-        return { kind: "done", result };
+        return raceSignal(work, d, "the call").then(
+          (result): ToolOutcome => ({ kind: "done", result }),
+          (e: unknown) => this.failedOutcome(mode, args, e, d),
+        );
       })();
-      outcome = await raceSignal(work, deadline.signal, "the call").catch((e: unknown) =>
-        this.failedOutcome(mode, args, e, deadline.signal),
-      );
     } finally {
-      deadline.dispose();
+      deadline?.dispose();
       release();
       m?.inFlight.dec();
     }
-    const timedOut = deadline.signal.aborted && !signal.aborted;
+    if (outcome.kind === "input_required") {
+      this.options.log.info({ client: session.client, mode }, "tool call awaits the user's confirmation");
+      return outcome;
+    }
+    const timedOut = deadline !== undefined && deadline.signal.aborted && !signal.aborted;
     if (timedOut) m?.rejected.inc({ reason: "timeout" });
     this.accountTool(outcome, session.client, performance.now() - started);
     return outcome;
   }
 
   private failedOutcome(mode: ScoutMode, args: ScoutArgs, e: unknown, signal: AbortSignal): ToolOutcome {
+    if (e instanceof InputRequired) return { kind: "input_required", mode, question: e.question };
     const audit = auditFieldsOf(args);
     if (e instanceof Refused) return { kind: "refused", reason: e.reason, mode, error: e.error, audit };
     const error = e instanceof ScoutError ? e : signal.aborted ? abortError(signal, "the call") : e;
@@ -263,6 +279,7 @@ export class Pipeline implements CallPipeline {
 
   private accountTool(outcome: ToolOutcome, client: string, durationMs: number): void {
     const m = this.options.metrics;
+    if (outcome.kind === "input_required") return;
     const ok = outcome.kind === "done";
     const mode = ok ? outcome.result.mode : outcome.mode;
     const fields: AuditFields = ok ? outcome.result : outcome.audit;

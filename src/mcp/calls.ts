@@ -10,6 +10,14 @@ import type { ScoutArgs } from "./schema.js";
 /** A user's answer to a confirmation question; "unsupported": this client cannot ask. */
 export type ConfirmAnswer = "accept" | "decline" | "cancel" | "unsupported";
 
+/**
+ * Thrown by a session's `ask` when the answer can only come in a later round: a 2026-07-28 client
+ * is asked through an `input_required` result and retries the call with the answer (MRTR).
+ */
+export class InputRequired {
+  constructor(readonly question: string) {}
+}
+
 /** Who is calling and what their session can do. */
 export interface CallSession {
   transport: "stdio" | "http";
@@ -33,6 +41,8 @@ export type AuditFields = Pick<
 /** What became of a tool call. Typed: nobody parses our own error text to classify it. */
 export type ToolOutcome =
   | { kind: "done"; result: ModeResult }
+  /** Nothing ran yet: the user must answer `question` first (the client retries the call). */
+  | { kind: "input_required"; mode: ScoutMode; question: string }
   | { kind: "refused"; reason: Refusal; mode: ScoutMode; error: ScoutError; audit: AuditFields }
   /** `error` is a ScoutError except for defects (a bug's own Error, reported as it is). */
   | { kind: "failed"; mode: ScoutMode; error: ScoutError | Error; audit: AuditFields };

@@ -5,6 +5,8 @@
  * lives in the modes (scout-tool.ts) and resources.ts.
  */
 import {
+  CLIENT_CAPABILITIES_META_KEY,
+  isInputRequiredResult,
   McpServer,
   ProtocolError,
   ProtocolErrorCode,
@@ -16,7 +18,7 @@ import { z } from "zod";
 import { ScoutError, errorMessage } from "../errors.js";
 import { fitToolResult, readOnHint } from "./budget.js";
 import type { CallPipeline, CallSession, ToolOutcome } from "./calls.js";
-import { elicitConfirmation } from "./elicit.js";
+import { askThroughMrtr, confirmStateCodec, elicitConfirmation, mrtrAnswer } from "./elicit.js";
 import { errorText } from "./format.js";
 import type { ScoutEngine } from "./mode.js";
 import { ResourceCatalog } from "./resources.js";
@@ -54,8 +56,15 @@ export function describeInvalidArguments(error: z.ZodError): string {
   return `Invalid arguments: ${parts.join("; ")}${more}. See the scout tool's input schema for each parameter's type`;
 }
 
+/** 2026-07-28: whether this request's client declared elicitation (it rides in the envelope). */
+function clientCanElicit(ctx: ServerContext): boolean {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  const caps = envelope?.[CLIENT_CAPABILITIES_META_KEY] as { elicitation?: unknown } | undefined;
+  return caps?.elicitation !== undefined;
+}
+
 /** A typed outcome as the tool result a client reads. */
-export function toolResult(outcome: ToolOutcome): CallToolResult {
+export function toolResult(outcome: Exclude<ToolOutcome, { kind: "input_required" }>): CallToolResult {
   if (outcome.kind === "done") {
     const r = outcome.result;
     return { content: [{ type: "text", text: r.text }], structuredContent: r.structured };
@@ -128,6 +137,10 @@ export function createMcpServer(
         // Logging (logging/setLevel) is gone from 2026-07-28; 2025 sessions keep it.
         ...(era === "legacy" ? { logging: {} } : {}),
       },
+      // A retried call's requestState must be one we signed (and not expired): else -32602.
+      requestState: {
+        verify: confirmStateCodec(engine.settings.requestStateKey, engine.settings.confirmTimeoutMs).verify,
+      },
       cacheHints: {
         "tools/list": { ttlMs: LIST_TTL_MS, cacheScope: "public" },
         "resources/list": { ttlMs: LIST_TTL_MS, cacheScope: "private" },
@@ -138,15 +151,19 @@ export function createMcpServer(
     },
   );
   const session: CallSession = { transport: options.transport, client: options.client };
+  const stateCodec = confirmStateCodec(engine.settings.requestStateKey, engine.settings.confirmTimeoutMs);
 
   const callScout = async (args: z.infer<typeof scoutInputSchema>, ctx: ServerContext) => {
     const progressToken = ctx.mcpReq._meta?.progressToken;
     const modern = ctx.mcpReq.envelope !== undefined;
     const call: CallSession = { ...session };
     // 2025-era: ask through elicitation on the call's own stream. 2026-07-28: no server-to-client
-    // requests; a confirmation needs MRTR (input_required), so this session cannot ask.
+    // requests; the question is an input_required answer (MRTR), if the client can elicit at all.
     if (!modern) {
-      call.ask = (question, signal) => elicitConfirmation(mcp.server, question, signal, ctx.mcpReq.id);
+      call.ask = (question, signal) =>
+        elicitConfirmation(mcp.server, question, signal, ctx.mcpReq.id, engine.settings.confirmTimeoutMs);
+    } else if (clientCanElicit(ctx)) {
+      call.ask = (question) => Promise.resolve(mrtrAnswer(ctx, question));
     }
     if (progressToken !== undefined) {
       call.progress = (progress, total, message) => {
@@ -158,7 +175,9 @@ export function createMcpServer(
           .catch(() => {});
       };
     }
-    return toolResult(await options.pipeline.tool(args, call, ctx.mcpReq.signal));
+    const outcome = await options.pipeline.tool(args, call, ctx.mcpReq.signal);
+    if (outcome.kind === "input_required") return askThroughMrtr(stateCodec, outcome.question);
+    return toolResult(outcome);
   };
 
   mcp.server.setRequestHandler("tools/list", () => ({ tools: [scoutTool(options.readOnly ?? false)] }));
@@ -175,6 +194,7 @@ export function createMcpServer(
     if (!parsed.success) return toolError(describeInvalidArguments(parsed.error));
     // Last step: the encoded answer fits one message that every mainstream client accepts.
     const result = await callScout(parsed.data, ctx);
+    if (isInputRequiredResult(result)) return result; // a question: nothing to fit
     return fitToolResult(result, engine.settings.maxMessageSize, readOnHint(result));
   });
 

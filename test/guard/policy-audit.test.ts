@@ -212,7 +212,8 @@ describe("SCOUT_CONFIRM_COMMANDS (MCP elicitation)", () => {
       expect(asked[0]).toContain(`Run this command on ${h0} in ${root0}?`);
       expect(asked[0]).toContain("echo confirmed > confirm-a; cat confirm-a");
 
-      for (const a of ["decline", "cancel", "accept-false"] as const) {
+      // Accept is the answer (no checkbox to leave unticked): only decline and cancel refuse.
+      for (const a of ["decline", "cancel"] as const) {
         answer = a;
         const r = await withElicit.call({ target: `${h0}:${root0}`, query: `touch confirm-${a}` });
         expect(r.isError).toBe(true);

@@ -4,6 +4,7 @@
  * scout tool and read every kind of resource; the modern wire details (server/discover, resultType,
  * ttlMs/cacheScope, -32602 for unknown resources and tools, no ping) are checked on raw HTTP.
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serve, type RunningServer } from "../../src/cli/serve.js";
@@ -212,5 +213,107 @@ describe("2026-07-28 over raw HTTP", () => {
       const r = await post(method, method === "logging/setLevel" ? { level: "info" } : {});
       expect(r.json.error, method).toBeDefined();
     }
+  });
+});
+
+// ---- confirmations (SCOUT_CONFIRM_COMMANDS) in both eras ------------------------------------
+
+describe("confirmation: MRTR for 2026-07-28, elicitation for 2025", () => {
+  let confirming: RunningServer;
+  beforeAll(async () => {
+    confirming = await serve(
+      labSettings(lab, { transport: "http", confirmCommands: true, confirmTimeoutMs: 1500 }),
+      {
+        log: silentLogger(),
+        installSignals: false,
+      },
+    );
+  });
+  afterAll(async () => {
+    await confirming?.shutdown("test done");
+  });
+
+  it.each(["modern", "legacy"] as const)(
+    "%s: accept runs it, decline does not, a client that can't ask is refused",
+    async (era) => {
+      const target = { url: confirming.http?.url ?? "", lab };
+      const asked: string[] = [];
+      let answer: "accept" | "decline" = "accept";
+      const c = await connectEra(era, "http", target, {
+        onElicit: (message) => {
+          asked.push(message);
+          return { action: answer };
+        },
+      });
+      const mute = await connectEra(era, "http", target);
+      try {
+        const marker = `${root0}/confirmed-${era}`;
+        const yes = await c.call({ target: `${h0}:${root0}`, query: `touch ${marker} && echo done` });
+        expect(yes.text).toContain("done");
+        expect(asked[0]).toContain(`touch ${marker}`);
+        expect(existsSync(marker)).toBe(true);
+
+        answer = "decline";
+        const no = await c.call({ target: `${h0}:${root0}`, query: `touch ${marker}-no` });
+        expect(no.isError).toBe(true);
+        expect(no.text).toMatch(/declined the confirmation; nothing was run/);
+        expect(existsSync(`${marker}-no`)).toBe(false);
+
+        const cant = await mute.call({ target: `${h0}:${root0}`, query: `touch ${marker}-mute` });
+        expect(cant.text).toMatch(/cannot ask its user/);
+        expect(existsSync(`${marker}-mute`)).toBe(false);
+      } finally {
+        await c.close();
+        await mute.close();
+      }
+    },
+  );
+
+  it("legacy: an unanswered question times out after SCOUT_CONFIRM_TIMEOUT and runs nothing", async () => {
+    const c = await connectEra(
+      "legacy",
+      "http",
+      { url: confirming.http?.url ?? "", lab },
+      {
+        onElicit: () => new Promise(() => {}),
+      },
+    );
+    try {
+      const started = performance.now();
+      const r = await c.call({ target: `${h0}:${root0}`, query: `touch ${root0}/never` });
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(/confirmation failed|timed out/i);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(1400);
+      expect(existsSync(`${root0}/never`)).toBe(false);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("modern: a retry with forged requestState is -32602, and runs nothing", async () => {
+    const r = await fetch(confirming.http?.url ?? "", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2026-07-28",
+        "mcp-method": "tools/call",
+        "mcp-name": "scout",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: {
+          name: "scout",
+          arguments: { target: `${h0}:${root0}`, query: `touch ${root0}/forged` },
+          inputResponses: { confirm: { action: "accept", content: {} } },
+          requestState: "forged",
+          _meta: { ...META, "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } } },
+        },
+      }),
+    });
+    expect(await r.text()).toContain("-32602");
+    expect(existsSync(`${root0}/forged`)).toBe(false);
   });
 });
