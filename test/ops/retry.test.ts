@@ -31,7 +31,14 @@ beforeAll(async () => {
   big = await lab.writeFile("big.txt", content);
   // 10 ms each way: a 4 MiB read takes many round trips, so that a cut lands in the middle.
   proxy = await lab.proxy(0, { latencyMs: 10 });
-  fleet = makeFleet(lab, [{ alias: "cut", port: proxy.port, expectedKey: lab.hosts[0]!.hostKeyPublic }]);
+  // No background re-dial after the cut: the connection counts below are about retries alone.
+  fleet = makeFleet(
+    lab,
+    [{ alias: "cut", port: proxy.port, expectedKey: lab.hosts[0]!.hostKeyPublic }],
+    {},
+    {},
+    { redialRecentMs: 0 },
+  );
 });
 
 afterAll(async () => {
