@@ -13,6 +13,7 @@ import type { ScoutEngine } from "./mode.js";
 interface Rendered {
   hosts: readonly HostConfig[];
   online: string;
+  configProblem: string | undefined;
   value: unknown;
 }
 
@@ -44,16 +45,24 @@ class HostsAnswers {
 
   /**
    * `render(rows)` for the current rows of `filter`, reused while nothing it shows has changed.
-   * `kind` names the renderer (one cache entry per renderer and filter).
+   * `kind` names the renderer (one cache entry per renderer and filter). `configProblem` is the
+   * registry's word on an ssh config change it refused (the hosts shown are the last good ones).
    */
-  async answer<T>(kind: string, filter: string | undefined, render: (rows: HostRow[]) => T): Promise<T> {
+  async answer<T>(
+    kind: string,
+    filter: string | undefined,
+    render: (rows: HostRow[], configProblem: string | undefined) => T,
+  ): Promise<T> {
     const hosts = this.select(filter);
     const status = await this.engine.status.status(hosts);
     let online = "";
     for (const h of hosts) online += status.get(h.alias) ? "1" : "0";
+    const configProblem = this.engine.registry.configProblem();
     const key = `${kind}\0${filter ?? ""}`;
     const last = this.rendered.get(key);
-    if (last && last.hosts === hosts && last.online === online) return last.value as T;
+    if (last && last.hosts === hosts && last.online === online && last.configProblem === configProblem) {
+      return last.value as T;
+    }
     const rows = hosts.map((h) => ({
       alias: h.alias,
       user: h.user,
@@ -62,9 +71,9 @@ class HostsAnswers {
       online: status.get(h.alias) ?? false,
       ...(h.configError !== undefined ? { configError: h.configError } : {}),
     }));
-    const value = render(rows);
+    const value = render(rows, configProblem);
     if (this.rendered.size > 64) this.rendered.clear();
-    this.rendered.set(key, { hosts, online, value });
+    this.rendered.set(key, { hosts, online, configProblem, value });
     return value;
   }
 }

@@ -397,8 +397,12 @@ export class ResourceCatalog {
     return this.run(uri, undefined, signal, async () =>
       text(
         uri,
-        await hostsAnswers(this.app).answer("resource", undefined, (rows) =>
-          formatHostsResource(rows, this.app.settings.hostsListMax),
+        await hostsAnswers(this.app).answer(
+          "resource",
+          undefined,
+          (rows, configProblem) =>
+            (configProblem !== undefined ? `Warning: ${configProblem}\n\n` : "") +
+            formatHostsResource(rows, this.app.settings.hostsListMax),
         ),
       ),
     );

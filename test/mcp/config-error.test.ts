@@ -3,16 +3,28 @@
  * says why it is offline, and using it answers with the loop instead of "Unknown host".
  */
 import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFleet, type LabFleet } from "../fleet/index.js";
 import { startHttpScout, type ScoutUnderTest } from "./harness.js";
 
+/** Polls an async check every 100 ms until it holds; fails with `what` after `timeoutMs`. */
+async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const started = performance.now();
+  while (!(await check())) {
+    if (performance.now() - started > timeoutMs)
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 let lab: LabFleet;
 let scout: ScoutUnderTest;
+let config: string;
 
 beforeAll(async () => {
   lab = await startFleet({ hosts: 1 });
-  const config = join(lab.dir, "ssh_config.loop");
+  config = join(lab.dir, "ssh_config.loop");
   const h = lab.hosts[0]!;
   await lab.writeFile(
     config,
@@ -58,5 +70,49 @@ describe("hosts with a config error", () => {
     expect(r.text).toMatch(/^Error: Cannot connect to loop1: ProxyJump loop: loop1 → loop2 → loop1/);
     expect(r.text).not.toMatch(/Unknown host/);
     expect((await scout.call({ target: `good:${lab.hosts[0]!.root}` })).isError).toBeFalsy();
+  });
+});
+
+describe("an ssh config edit that does not parse", () => {
+  it("is not applied: the hosts answer, hosts://list and /health say so, and the last good hosts keep serving", async () => {
+    const good = await readFile(config, "utf8");
+    // A half-edited file: an unbalanced quote, which ssh refuses for the whole file.
+    await lab.writeFile(config, good.replace("Host loop1\n", 'Host loop1\n  User "half\n'));
+    let text = "";
+    await eventually(
+      async () => {
+        text = (await scout.call({ target: "hosts" })).text;
+        return text.startsWith("Warning: ssh config change not applied");
+      },
+      20_000,
+      "the refused edit to show in the hosts answer",
+    );
+    expect(text).toMatch(
+      /^Warning: ssh config change not applied \([^)]*\): \S*ssh_config\.loop:\d+: [^\n]*last good config \(3 hosts\)/,
+    );
+    expect(text).toMatch(/^ {2}\[✓\] good \(online\) -> /m);
+    const r = await scout.call({ target: "hosts" });
+    expect((r.structuredContent as { configProblem?: string }).configProblem).toMatch(/not applied/);
+    const resource = await scout.client.readResource({ uri: "hosts://list" });
+    expect((resource.contents[0] as { text: string }).text).toMatch(
+      /^Warning: ssh config change not applied/,
+    );
+    const health = (await (await fetch(new URL("/health?verbose=1", scout.url))).json()) as {
+      configProblem?: string;
+    };
+    expect(health.configProblem).toMatch(/not applied/);
+    expect((await scout.call({ target: `good:${lab.hosts[0]!.root}` })).isError).toBeFalsy();
+
+    // Fixed: the warning goes away.
+    await lab.writeFile(config, good);
+    await eventually(
+      async () => !(await scout.call({ target: "hosts" })).text.startsWith("Warning:"),
+      20_000,
+      "the warning to clear once the file parses again",
+    );
+    const healed = (await (await fetch(new URL("/health?verbose=1", scout.url))).json()) as {
+      configProblem?: string;
+    };
+    expect(healed.configProblem).toBeUndefined();
   });
 });

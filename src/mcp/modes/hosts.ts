@@ -18,17 +18,25 @@ interface HostsAnswer {
   structured: Record<string, unknown>;
 }
 
-function render(rows: HostRow[], filter: string | undefined, maxListed: number): HostsAnswer {
+function render(
+  rows: HostRow[],
+  filter: string | undefined,
+  maxListed: number,
+  configProblem: string | undefined,
+): HostsAnswer {
   // Past maxListed the structured list, like the text, holds the offline hosts only, plus counts.
   const listed = rows.length > maxListed ? summarizeHosts(rows, maxListed).offline : rows;
+  const list =
+    filter !== undefined && rows.length === 0
+      ? `No configured hosts match '${shown(filter)}'.`
+      : formatHostsList(rows, maxListed);
   return {
-    text:
-      filter !== undefined && rows.length === 0
-        ? `No configured hosts match '${shown(filter)}'.`
-        : formatHostsList(rows, maxListed),
+    // A refused config edit goes first: the user is looking at hosts their new file does not define.
+    text: configProblem !== undefined ? `Warning: ${configProblem}\n\n${list}` : list,
     structured: {
       mode: "hosts",
       ...(filter !== undefined ? { filter } : {}),
+      ...(configProblem !== undefined ? { configProblem } : {}),
       total: rows.length,
       online: rows.filter((r) => r.online).length,
       ...(listed !== rows ? { listed: "offline" } : {}),
@@ -48,6 +56,8 @@ export const hostsMode = defineMode<HostsPlan, HostsAnswer>({
   output: z.object({
     mode: z.literal("hosts"),
     filter: z.string().optional(),
+    /** An ssh config change that was refused (does not parse); the hosts are the last good config's. */
+    configProblem: z.string().optional(),
     total: z.number(),
     online: z.number(),
     /** "offline": too many hosts to list; only the offline ones are (see SCOUT_HOSTS_LIST_MAX). */
@@ -67,8 +77,8 @@ export const hostsMode = defineMode<HostsPlan, HostsAnswer>({
     return { mode: "hosts", targets: [], ...(filter !== undefined ? { filter } : {}) };
   },
   run: (plan, ctx) =>
-    hostsAnswers(ctx.engine).answer("scout", plan.filter, (rows) =>
-      render(rows, plan.filter, ctx.engine.settings.hostsListMax),
+    hostsAnswers(ctx.engine).answer("scout", plan.filter, (rows, configProblem) =>
+      render(rows, plan.filter, ctx.engine.settings.hostsListMax, configProblem),
     ),
   format: (answer) => ({ mode: "hosts", text: answer.text, structured: answer.structured }),
 });
