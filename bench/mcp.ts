@@ -21,6 +21,13 @@ const N = Number(process.env.BENCH_N ?? 3000);
 // Scout as shipped: the built dist/ (`npm run bench:mcp` builds first), run by plain node.
 const MAIN = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
 const MIN_SERVER = fileURLToPath(new URL("./min-sdk-server.mjs", import.meta.url));
+const MIN_V2_SERVER = fileURLToPath(new URL("./min-sdk-v2-server.mjs", import.meta.url));
+/** The 2026-07-28 `_meta` envelope every modern request carries (no initialize, no session). */
+const MODERN_META = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientCapabilities": {},
+  "io.modelcontextprotocol/clientInfo": { name: "bench", version: "1" },
+};
 const RTT = 30;
 
 // ---- processes ---------------------------------------------------------------------------------
@@ -65,15 +72,27 @@ class LeanClient {
   private session = "";
   private nextId = 1;
 
-  constructor(url: string, sockets: number) {
+  /** modern: 2026-07-28 requests (envelope, Mcp-Method/Mcp-Name headers, no session). */
+  constructor(
+    url: string,
+    sockets: number,
+    private readonly modern = false,
+  ) {
     this.url = new URL(url);
     this.agent = new Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
   }
 
-  private post(
-    message: object,
-  ): Promise<{ headers: Record<string, string | string[] | undefined>; body: string }> {
-    const payload = JSON.stringify(message);
+  private post(message: {
+    jsonrpc: string;
+    id?: number;
+    method?: string;
+    params?: Record<string, unknown>;
+  }): Promise<{ headers: Record<string, string | string[] | undefined>; body: string }> {
+    const modern = this.modern && message.params !== undefined;
+    const payload = JSON.stringify(
+      modern ? { ...message, params: { ...message.params, _meta: MODERN_META } } : message,
+    );
+    const name = message.params?.name;
     return new Promise((resolve, reject) => {
       const req = request(
         this.url,
@@ -84,8 +103,10 @@ class LeanClient {
             "content-type": "application/json",
             accept: "application/json, text/event-stream",
             "content-length": Buffer.byteLength(payload),
-            "mcp-protocol-version": "2025-06-18",
+            "mcp-protocol-version": this.modern ? "2026-07-28" : "2025-06-18",
             ...(this.session ? { "mcp-session-id": this.session } : {}),
+            ...(this.modern && message.method ? { "mcp-method": message.method } : {}),
+            ...(this.modern && typeof name === "string" ? { "mcp-name": name } : {}),
           },
         },
         (res) => {
@@ -115,6 +136,7 @@ class LeanClient {
   }
 
   async initialize(): Promise<void> {
+    if (this.modern) return; // stateless: nothing to set up
     const r = await this.post({
       jsonrpc: "2.0",
       id: this.nextId++,
@@ -222,11 +244,12 @@ async function main(): Promise<void> {
       SCOUT_HTTP_JSON_RESPONSE: json ? "true" : "false",
       SCOUT_STATUS_CACHE_TTL: "0",
     });
-    const [scoutSse, scoutJson, minSse, minJson] = await Promise.all([
+    const [scoutSse, scoutJson, minSse, minJson, minV2] = await Promise.all([
       startServer([MAIN, "--http", "--port", "0"], scoutEnv(false)),
       startServer([MAIN, "--http", "--port", "0"], scoutEnv(true)),
       startServer([MIN_SERVER], { BENCH_JSON_RESPONSE: "0" }),
       startServer([MIN_SERVER], { BENCH_JSON_RESPONSE: "1" }),
+      startServer([MIN_V2_SERVER], {}),
     ]);
 
     const raw = await rawSsh(lab.connectConfig(0));
@@ -236,16 +259,19 @@ async function main(): Promise<void> {
     const scoutRate: Record<string, Record<number, RunStats>> = { sse: {}, json: {} };
     const minRate: Record<string, Record<number, RunStats>> = { sse: {}, json: {} };
     const rawRate: Record<number, RunStats> = {};
+    const modernRate: Record<"scout" | "min", Record<number, RunStats>> = { scout: {}, min: {} };
     for (const conc of [1, 32]) {
       const clients = {
         scoutSse: new LeanClient(scoutSse.url, conc),
         scoutJson: new LeanClient(scoutJson.url, conc),
         minSse: new LeanClient(minSse.url, conc),
         minJson: new LeanClient(minJson.url, conc),
+        minV2: new LeanClient(minV2.url, conc, true),
+        scoutModern: new LeanClient(scoutSse.url, conc, true),
       };
       for (const c of Object.values(clients)) await c.initialize();
       const scoutArgs = { target: `direct:${file}` };
-      for (const c of [clients.scoutSse, clients.scoutJson]) {
+      for (const c of [clients.scoutSse, clients.scoutJson, clients.scoutModern]) {
         if ((await c.callTool("scout", scoutArgs)) !== content) throw new Error("scout read mismatch");
       }
       const warm = Math.min(N, 1500); // past V8's tiering, for every server alike
@@ -262,6 +288,18 @@ async function main(): Promise<void> {
           () => clients.minJson.callTool("read", { target: "x" }),
           (s) => (minRate.json![conc] = s),
           minJson.pid,
+        ],
+        [
+          "(c) minimal SDK v2 server, 2026-07-28",
+          () => clients.minV2.callTool("read", { target: "x" }),
+          (s) => (modernRate.min[conc] = s),
+          minV2.pid,
+        ],
+        [
+          "Scout, 2026-07-28 (stateless)",
+          () => clients.scoutModern.callTool("scout", scoutArgs),
+          (s) => (modernRate.scout[conc] = s),
+          scoutSse.pid,
         ],
         [
           "Scout, SSE responses",
@@ -312,6 +350,22 @@ async function main(): Promise<void> {
         ]);
       }
     }
+    const modernRows = [1, 32].map((conc) => {
+      const scout = modernRate.scout[conc]!.perSecond;
+      const min = modernRate.min[conc]!.perSecond;
+      return [
+        String(conc),
+        fmt(scout),
+        fmt(min),
+        `${fmt((100 * scout) / min, 0)}%`,
+        scout >= 0.8 * min ? "yes" : "no",
+      ];
+    });
+    printTable(
+      "Target (2026-07-28): Scout's warm reads ≥ 80% of the minimal SDK v2 server (c)",
+      ["conc", "Scout req/s", "(c) req/s", "Scout / (c)", "≥80%"],
+      modernRows,
+    );
     printTable(
       "Targets: ≥ 1000 req/s and ≥ 50% of min(a, b)",
       ["conc", "Scout mode", "req/s", "% of min(a,b)", "≥1000", "≥50%"],
