@@ -5,15 +5,12 @@
  * it. Then listing 1,000 jobs on one host: latency and the heap it takes. Prints tables; never
  * fails on numbers.
  */
-import { HostRegistry } from "../src/config/registry.js";
 import { settingsWith } from "../src/config/settings.js";
 import { startFleet } from "../src/lab/index.js";
 import { runCommand } from "../src/ops/exec.js";
 import { jobStatus, listJobs, newJobId, startJob, waitJob } from "../src/ops/jobs/jobs.js";
-import { limitsFrom } from "../src/ops/limits.js";
-import { Fleet } from "../src/ssh/fleet.js";
-import { createConnectionDeps } from "../src/ssh/trust.js";
 import { fmt, percentile, printTable } from "./lib.js";
+import { engine } from "./support.js";
 
 const N = Number(process.env.BENCH_N ?? 30);
 const LISTED = Number(process.env.BENCH_JOBS ?? 1000);
@@ -45,13 +42,8 @@ async function main(): Promise<void> {
     { alias: "rtt30", port: proxy.port },
   ]);
   const settings = settingsWith({ sshConfigPath: cfgPath, knownHostsPath: lab.knownHostsPath });
-  const registry = await HostRegistry.open(settings, { watch: false });
-  const fleet = new Fleet({
-    settings,
-    lookupHost: (a) => registry.require(a),
-    connectionDeps: await createConnectionDeps(settings, () => {}),
-  });
-  const limits = limitsFrom(settings);
+  const app = await engine(settings);
+  const { fleet, limits } = app;
   const cwd = lab.hosts[0]!.root;
   try {
     for (const alias of ["direct", "rtt30"]) {
@@ -113,8 +105,7 @@ async function main(): Promise<void> {
     );
     await runCommand(host, `cd ~/.cache/scout-jobs && rm -rf ${fresh} ${seed.id}`, limits);
   } finally {
-    await fleet.close();
-    registry.close();
+    await app.close();
     await proxy.close();
     await lab.stop();
   }
