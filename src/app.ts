@@ -188,7 +188,8 @@ export async function startScout(
     version: app.version,
     uptimeSeconds: Math.round((Date.now() - app.startedAt) / 1000),
     pool: app.fleet.stats(),
-    ...(app.registry.configProblem() !== undefined ? { configProblem: app.registry.configProblem() } : {}),
+    // Undefined (no refused edit) is left out of the JSON.
+    configProblem: app.registry.configProblem(),
     sessions: http?.sessions() ?? (settings.transport === "stdio" ? 1 : 0),
     inFlight: pipeline.limiter.active,
     queued: pipeline.limiter.waiting,
