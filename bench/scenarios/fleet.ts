@@ -220,7 +220,7 @@ export const fleet: Scenario = {
               name: "first call to a cold host, same proxy",
               value: fig(coldFirst[0]! / 30, "RTT"),
             },
-            // read.ts stats a path it has not seen on the session first: one RTT of the first call.
+            // A path new to the session: read.ts opens it ahead of its stat at this RTT (SCOUT_OPEN_AHEAD_MIN_RTT).
             note: `${warmFirst[0]!.toFixed(0)} ms vs cold ${coldFirst[0]!.toFixed(0)} ms; the same read again (path known) ${(again / 30).toFixed(2)} RTT`,
           });
         } finally {

@@ -21,10 +21,15 @@ import {
   rawRead,
   rawSsh,
   scoutHttp,
+  logLines,
   scoutStdio,
+  sleep,
   stdioServer,
+  summarize,
+  type BenchContext,
   type McpUnderTest,
   type Scenario,
+  type Stats as LatencyStats,
 } from "../support.js";
 
 const HOST = "host-0";
@@ -331,6 +336,7 @@ export const roundTrips: Scenario = {
           baseline: { name: "raw ssh2 SFTP", p50: rawStats.p50, p99: rawStats.p99 },
         });
       }
+      rows.push(...(await newPathReads(ctx, cfg, 30)));
     } finally {
       await scout.close();
       await app.close();
@@ -339,6 +345,80 @@ export const roundTrips: Scenario = {
     return { rows, chart };
   },
 };
+
+/**
+ * The first read of a path new to the session, on a warmed connection (SCOUT_WARM_HOSTS) at `rtt`
+ * ms: open ahead (the default, SCOUT_OPEN_AHEAD_MIN_RTT 10 ms) against stat first (the setting
+ * above any RTT), end to end over HTTP and through the engine, alternating between the two so that
+ * load hits both alike; each call reads a file neither has seen.
+ */
+async function newPathReads(ctx: BenchContext, cfg: string, rtt: number): Promise<Row[]> {
+  const n = ctx.quick ? 6 : 30;
+  const alias = `rtt${rtt}`;
+  const files = await Promise.all(
+    Array.from({ length: 4 * n }, (_, i) => ctx.lab.writeFile(`newpath/f${i}.log`, logLines(4096))),
+  );
+  const variants = [
+    { name: "open ahead", over: {} },
+    { name: "stat first", over: { openAheadMinRttMs: 100_000 } },
+  ];
+  const servers = await Promise.all(
+    variants.map((v) =>
+      scoutHttp(benchSettings(ctx.lab, { sshConfigPath: cfg, warmHosts: [alias], ...v.over })),
+    ),
+  );
+  const engines = await Promise.all(
+    variants.map((v) => engine(benchSettings(ctx.lab, { sshConfigPath: cfg, ...v.over }))),
+  );
+  try {
+    // Warmed, and each server's own first call (its code paths warming up) done on a known file.
+    for (const s of servers) {
+      for (let i = 0; i < 250 && !s.server!.app.fleet.isConnected(alias); i++) await sleep(20);
+      await s.call("scout", { target: `${alias}:${ctx.file4k}` });
+    }
+    for (const e of engines) await readFile(e.fleet.host(alias), ctx.file4k, e.limits);
+    const e2e = variants.map(() => [] as number[]);
+    const eng = variants.map(() => [] as number[]);
+    let next = 0;
+    for (let i = 0; i < n; i++) {
+      for (const [k, s] of servers.entries()) {
+        const t = performance.now();
+        const r = await s.call("scout", { target: `${alias}:${files[next++]!}` });
+        if (r.isError) throw new Error(`new-path read failed: ${r.text.slice(0, 200)}`);
+        e2e[k]!.push(performance.now() - t);
+      }
+      for (const [k, e] of engines.entries()) {
+        const t = performance.now();
+        await readFile(e.fleet.host(alias), files[next++]!, e.limits);
+        eng[k]!.push(performance.now() - t);
+      }
+    }
+    const st = (xs: number[]) => summarize(xs, 1);
+    const [aheadE2e, statE2e] = e2e.map(st) as [LatencyStats, LatencyStats];
+    const [aheadEng, statEng] = eng.map(st) as [LatencyStats, LatencyStats];
+    const spread = (x: LatencyStats) =>
+      `p50 ${(x.p50 / rtt).toFixed(2)} / p99 ${(x.p99 / rtt).toFixed(2)} / max ${(x.max / rtt).toFixed(2)} RTT`;
+    return [
+      {
+        measure: `first read of a new path, warmed host, ${rtt} ms RTT, end to end (MCP/HTTP), p50`,
+        ours: fig(aheadE2e.p50 / rtt, "RTT"),
+        baseline: {
+          name: "stat first (SCOUT_OPEN_AHEAD_MIN_RTT=100000)",
+          value: fig(statE2e.p50 / rtt, "RTT"),
+        },
+        note: `${n} new paths each, alternating; open ahead ${spread(aheadE2e)}; stat first ${spread(statE2e)}`,
+      },
+      {
+        measure: `  engine readFile, new path, ${rtt} ms RTT, p50`,
+        ours: fig(aheadEng.p50 / rtt, "RTT"),
+        baseline: { name: "stat first", value: fig(statEng.p50 / rtt, "RTT") },
+        note: `open ahead ${spread(aheadEng)}; stat first ${spread(statEng)}`,
+      },
+    ];
+  } finally {
+    await Promise.all([...servers.map((s) => s.close()), ...engines.map((e) => e.close())]);
+  }
+}
 
 // ---- scenario 14: the latency distribution at concurrency 1 -------------------------------------
 

@@ -44,6 +44,11 @@ export interface Settings {
   rttDeadlineMaxMs: number;
   /** Milliseconds: a read pipelines its SFTP requests on connections whose RTT is at least this. */
   pipelineMinRttMs: number;
+  /**
+   * Milliseconds: a read of a path its SFTP session has not seen sends the open together with the
+   * stat on connections whose lowest RTT is at least this.
+   */
+  openAheadMinRttMs: number;
   maxFileSize: number;
   maxOutputSize: number;
   /** Milliseconds. */
@@ -382,6 +387,14 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
       "Milliseconds: a read sends its SFTP requests together only on connections whose lowest RTT is at least this; 0 (default) = always. Set it (e.g. 2) for SSH servers that leave Nagle on for SFTP",
     defaultText: "0",
     parse: positiveNumber(0, { allowZero: true }),
+  },
+  {
+    key: "openAheadMinRttMs",
+    env: "SCOUT_OPEN_AHEAD_MIN_RTT",
+    description:
+      "Milliseconds: the first read of a path sends its SFTP open together with the stat (saving a round trip) on connections whose lowest RTT is at least this (never for root logins or paths under /dev, /proc, /sys; a FIFO found this way is unblocked or its session given up). 0 = on every connection; above any RTT (e.g. 100000) = never",
+    defaultText: "10",
+    parse: positiveNumber(10, { allowZero: true }),
   },
   {
     key: "maxFileSize",

@@ -6,20 +6,26 @@
  * open, read, close), so the server never owes two small replies at once: an SSH server with
  * Nagle on its socket would hold the second until our delayed ACK, ~40 ms. OpenSSH sets
  * TCP_NODELAY on every session, so the default pipelines. Reads sharing a busy session always
- * pipeline (the traffic both ways carries the ACKs). Larger reads keep several chunks in flight. Content stops at the cap on a UTF-8 character boundary; binary content is reported, not
- * dumped; FIFOs and devices are refused without being opened.
+ * pipeline (the traffic both ways carries the ACKs). Larger reads keep several chunks in flight.
+ * Content stops at the cap on a UTF-8 character boundary; binary content is reported, not dumped.
  *
- * Opening a FIFO blocks the SFTP server process in open(2) until a writer appears, and the server
- * handles one request at a time, so one such open would hang the whole session. The open is
- * therefore only pipelined with the stat for paths this session has already seen as regular files
- * (by a stat or a listing); an unknown path is stat'ed first (one more round trip). Should a known
- * file have become a FIFO since, the session is retired so that nobody else waits behind it.
+ * FIFOs and devices are refused. Opening a FIFO blocks the SFTP server process in open(2) until a
+ * writer appears, and the server handles one request at a time, so one such open would hang the
+ * whole session. The open is therefore pipelined with the stat only for paths this session has
+ * already seen as regular files (by a stat or a listing), or — "open ahead", high-RTT connections
+ * only (SCOUT_OPEN_AHEAD_MIN_RTT, default 10 ms), never for root logins nor under /dev, /proc,
+ * /sys — for a path it has not seen; elsewhere an unknown path is stat'ed first (one more round
+ * trip, cheap on a LAN). When the stat then shows that an open already sent is not on a regular
+ * file, settleStrayOpen() makes sure it cannot wedge the session: the open's handle is closed when
+ * it answers; a FIFO's open is unblocked by opening the FIFO for writing from a command (and
+ * closing it at once: a reader sees an empty write); an open still unanswered after that is given
+ * up with its session, so nobody else waits behind it.
  */
 import type { SFTPWrapper, Stats } from "ssh2";
 import { ScoutError, abortError } from "../errors.js";
 import type { HostAccess, SftpContext } from "../ssh/types.js";
 import type { Limits } from "./limits.js";
-import { resolveRemotePath } from "./paths.js";
+import { resolveRemotePath, shellQuote } from "./paths.js";
 import {
   assertSessionOpen,
   closeNow,
@@ -95,20 +101,38 @@ function info(path: string, s: Stats): PathInfo {
 const knownFiles = new WeakMap<SFTPWrapper, Set<string>>();
 const KNOWN_FILES_MAX = 4096;
 
-/** Records what a stat or listing showed, so that the next read of a regular file pipelines its open. */
-export function noteType(sftp: SFTPWrapper, path: string, type: EntryType): void {
-  let known = knownFiles.get(sftp);
-  if (type !== "file") {
-    known?.delete(path);
-    return;
-  }
+/** Per SFTP session: paths last seen as something other than a regular file (bounded alike). */
+const knownOthers = new WeakMap<SFTPWrapper, Set<string>>();
+
+function remember(map: WeakMap<SFTPWrapper, Set<string>>, sftp: SFTPWrapper, path: string): void {
+  let known = map.get(sftp);
   if (!known) {
     known = new Set();
-    knownFiles.set(sftp, known);
+    map.set(sftp, known);
   }
   known.delete(path); // re-insert as the most recent
   known.add(path);
   if (known.size > KNOWN_FILES_MAX) known.delete(known.values().next().value as string);
+}
+
+/**
+ * Records what a stat or listing showed, so that the next read of a regular file pipelines its
+ * open, and a path seen as a FIFO, device or directory is never opened before its stat.
+ */
+export function noteType(sftp: SFTPWrapper, path: string, type: EntryType): void {
+  if (type !== "file") {
+    knownFiles.get(sftp)?.delete(path);
+    // "unknown" (a failed stat) says nothing about what may appear there.
+    if (type === "unknown") knownOthers.get(sftp)?.delete(path);
+    else remember(knownOthers, sftp, path);
+    return;
+  }
+  knownOthers.get(sftp)?.delete(path);
+  remember(knownFiles, sftp, path);
+}
+
+function knownOther(sftp: SFTPWrapper, path: string): boolean {
+  return knownOthers.get(sftp)?.has(path) ?? false;
 }
 
 function isKnownFile(sftp: SFTPWrapper, path: string): boolean {
@@ -259,7 +283,7 @@ export async function readFile(
       activeReads.set(sftp, (activeReads.get(sftp) ?? 0) + 1);
       const stopWatch = ctx.watchReply();
       try {
-        return await readAs(ctx, path, limits, opts, alone);
+        return await readAs(host, ctx, path, limits, opts, alone);
       } finally {
         stopWatch();
         activeReads.set(sftp, (activeReads.get(sftp) ?? 1) - 1);
@@ -269,13 +293,26 @@ export async function readFile(
   );
 }
 
+/**
+ * Where opening a path the session has not seen yet is never tried before its stat: devices live
+ * under /dev (some devices act on open: a watchdog arms, a serial line toggles DTR), and procfs and
+ * sysfs files are not plain data. A root login could open any device anywhere: it never opens ahead.
+ */
+const NO_OPEN_AHEAD = /^\/(?:dev|proc|sys)(?:\/|$)/;
+
+function mayOpenAhead(host: HostAccess, ctx: SftpContext, p: string): boolean {
+  return ctx.openAhead && host.config.user !== "root" && !NO_OPEN_AHEAD.test(p);
+}
+
 async function readAs(
-  { sftp, home, retire, pipelined, sample }: SftpContext,
+  host: HostAccess,
+  ctx: SftpContext,
   path: string,
   limits: Limits,
   opts: ReadOptions,
   alone: boolean,
 ): Promise<ReadResult> {
+  const { sftp, home, pipelined, sample } = ctx;
   const p = resolveRemotePath(path, home);
   const open = () => sftpOpen(sftp, p, "r");
   const pipeline = pipelined || !alone;
@@ -290,32 +327,29 @@ async function readAs(
   }
   const sent = performance.now();
   const statP = sftpStat(sftp, p);
-  // A known regular file: stat and open go out together, one round trip for both.
-  const early = pipeline && isKnownFile(sftp, p) ? open() : undefined;
-  const discard = () =>
-    early?.then(
-      (h) => closeQuietly(sftp, h),
-      () => {},
-    );
+  // A known regular file (or, on a high-RTT connection, a path not known to be anything else):
+  // stat and open go out together, one round trip for both.
+  const early =
+    pipeline && (isKnownFile(sftp, p) || (!knownOther(sftp, p) && mayOpenAhead(host, ctx, p)))
+      ? open()
+      : undefined;
   let s: Stats;
   try {
     s = await statP;
   } catch (e) {
     noteType(sftp, p, "unknown");
-    discard();
+    // No such path (or no access): the open fails alike, and its handle, if any, is closed.
+    if (early) settleStrayOpen(host, ctx, p, "unknown", early);
     throw e;
   }
   // Alone on the session, the stat's reply time is a round trip (a CLOSE riding with it
   // costs the server microseconds).
   if (alone) sample(performance.now() - sent);
-  noteType(sftp, p, typeOf(s));
-  if (typeOf(s) !== "file") {
-    if (early) {
-      // It was a regular file and no longer is: the open already sent may block the server
-      // for good (a FIFO), and every request queued behind it with it.
-      discard();
-      retire();
-    }
+  const type = typeOf(s);
+  noteType(sftp, p, type);
+  if (type !== "file") {
+    // The open already sent may block the server (a FIFO), and every request queued behind it.
+    if (early) settleStrayOpen(host, ctx, p, type, early);
     refuseSpecial(p, s);
   }
   const handle = await (early ?? open());
@@ -325,6 +359,71 @@ async function readAs(
     // Not awaited either way; pipelined: sent with the next request.
     if (pipeline) closeSoon(sftp, handle);
     else closeNow(sftp, handle);
+  }
+}
+
+/** How long a command that unblocks a FIFO's open may take (the `timeout` around it). */
+const UNBLOCK_SECONDS = 2;
+
+/**
+ * An open sent before its stat turned out not to be on a regular file. Whatever it opened is
+ * closed when it answers. A FIFO's open waits for a writer: one is provided by a command that
+ * opens the FIFO for writing and closes it at once. If the open is still unanswered when that is
+ * done (no write permission, no exec on the host) or, for anything else, after the connection's
+ * reply deadline (a device whose open blocks), the session is given up: its pending requests fail
+ * and are retried on a fresh session, so the call behind never waits. Runs in the background: the
+ * read's own answer (not a file) does not wait for it.
+ */
+function settleStrayOpen(
+  host: HostAccess,
+  ctx: SftpContext,
+  p: string,
+  type: EntryType,
+  early: Promise<Buffer>,
+): void {
+  let answered = false;
+  const done = early.then(
+    (h) => {
+      answered = true;
+      closeQuietly(ctx.sftp, h);
+    },
+    () => {
+      answered = true;
+    },
+  );
+  const giveUpAfter = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref();
+      void done.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }).then(() => {
+      if (!answered) ctx.retire();
+    });
+  if (type !== "fifo") {
+    void giveUpAfter(ctx.replyDeadlineMs());
+    return;
+  }
+  void unblockFifo(host, p).then(() => giveUpAfter(ctx.replyDeadlineMs()));
+}
+
+/** Opens the FIFO for writing and closes it: a reader blocked in open(2) on it returns. */
+async function unblockFifo(host: HostAccess, p: string): Promise<void> {
+  const script = `timeout ${UNBLOCK_SECONDS} sh -c ': > "$1"' sh ${shellQuote(p)} 2>/dev/null`;
+  try {
+    const { channel } = await host.exec(script, {
+      signal: AbortSignal.timeout((UNBLOCK_SECONDS + 3) * 1000),
+    });
+    await new Promise<void>((resolve) => {
+      channel.on("data", () => {});
+      channel.stderr.on("data", () => {});
+      channel.once("close", () => resolve());
+      channel.end();
+    });
+  } catch {
+    // No exec channel (ForceCommand internal-sftp, a full pool...): the session is given up.
   }
 }
 

@@ -17,6 +17,8 @@ import { RttEstimator, rttDeadline, type DeadlineBounds, type RttSnapshot } from
 /** Defaults of the RTT-derived settings (SCOUT_RTT_DEADLINE_MIN/MAX, SCOUT_PIPELINE_MIN_RTT). */
 export const DEFAULT_RTT_DEADLINE: DeadlineBounds = { minMs: 1000, maxMs: 30_000 };
 export const DEFAULT_PIPELINE_MIN_RTT_MS = 0;
+/** Default of SCOUT_OPEN_AHEAD_MIN_RTT: on a LAN the round trip saved is worth less than an open. */
+export const DEFAULT_OPEN_AHEAD_MIN_RTT_MS = 10;
 /** Late keepalive replies in a row that make a connection dead (ssh's ServerAliveCountMax default). */
 const KEEPALIVE_COUNT_MAX = 3;
 
@@ -26,12 +28,16 @@ export type ConnectionDeps = DialDeps & {
   rttDeadline?: DeadlineBounds;
   /** One read's SFTP requests are pipelined when the connection's lowest RTT is at least this (ms). */
   pipelineMinRttMs?: number;
+  /** A read of a path new to the session opens it with the stat when the lowest RTT is at least this. */
+  openAheadMinRttMs?: number;
 };
 
 /** What a connection reports about its round trips (/health?verbose=1, metrics). */
 export interface ConnectionRtt extends RttSnapshot {
   /** Whether one read's SFTP requests are pipelined on this connection now. */
   pipelined: boolean;
+  /** Whether a read of a path new to the session sends its open with the stat. */
+  openAhead: boolean;
   /** The deadline a keepalive probe sent now would get (ms). */
   deadlineMs: number;
 }
@@ -74,6 +80,7 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
   private liveness: Liveness | undefined;
   private deadReason: string | undefined;
   private pipelineMinRttMs = DEFAULT_PIPELINE_MIN_RTT_MS;
+  private openAheadMinRttMs = DEFAULT_OPEN_AHEAD_MIN_RTT_MS;
   private deadlineBounds = DEFAULT_RTT_DEADLINE;
 
   constructor(host: HostConfig) {
@@ -150,6 +157,7 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
    */
   private startLiveness(deps: ConnectionDeps): void {
     this.pipelineMinRttMs = deps.pipelineMinRttMs ?? DEFAULT_PIPELINE_MIN_RTT_MS;
+    this.openAheadMinRttMs = deps.openAheadMinRttMs ?? DEFAULT_OPEN_AHEAD_MIN_RTT_MS;
     this.deadlineBounds = deps.rttDeadline ?? DEFAULT_RTT_DEADLINE;
     const intervalMs =
       this.host.serverAliveIntervalSec !== undefined
@@ -186,13 +194,28 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
     return floor === undefined || floor >= this.pipelineMinRttMs;
   }
 
+  /**
+   * Whether a read of a path the session has not seen may send its open with the stat, before it
+   * knows the path is a regular file (read.ts recovers when it is not). Only where a round trip is
+   * worth it: the lowest RTT measured is at least openAheadMinRttMs. Unknown RTT: no.
+   */
+  get openAhead(): boolean {
+    const floor = this.rtt.snapshot().minMs;
+    return this.pipelined && floor !== undefined && floor >= this.openAheadMinRttMs;
+  }
+
   /** How long a reply may take before the connection is probed: PROBE_RTOS RTOs, clamped. */
   replyDeadlineMs(): number {
     return rttDeadline(this.rtt.rtoMs, PROBE_RTOS, this.deadlineBounds, this.deadlineBounds.maxMs);
   }
 
   rttInfo(): ConnectionRtt {
-    return { ...this.rtt.snapshot(), pipelined: this.pipelined, deadlineMs: this.replyDeadlineMs() };
+    return {
+      ...this.rtt.snapshot(),
+      pipelined: this.pipelined,
+      openAhead: this.openAhead,
+      deadlineMs: this.replyDeadlineMs(),
+    };
   }
 
   /**
@@ -258,7 +281,9 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
               if (err) return reject(err);
               // The session's first request, alone on it: a clean round-trip sample.
               this.rtt.sample(performance.now() - sent);
-              const pipelined = () => this.pipelined; // live: the RTT estimate moves
+              // Live getters: the RTT estimate moves.
+              const pipelined = () => this.pipelined;
+              const openAhead = () => this.openAhead;
               resolve({
                 sftp,
                 home,
@@ -266,6 +291,10 @@ export class SshConnection extends EventEmitter<{ close: [reason: ScoutError | u
                 get pipelined() {
                   return pipelined();
                 },
+                get openAhead() {
+                  return openAhead();
+                },
+                replyDeadlineMs: () => this.replyDeadlineMs(),
                 sample: (ms) => this.rtt.sample(ms),
                 watchReply: () => this.watchReply(),
               });

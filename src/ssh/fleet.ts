@@ -28,6 +28,7 @@ export type FleetSettings = Pick<
   | "rttDeadlineMinMs"
   | "rttDeadlineMaxMs"
   | "pipelineMinRttMs"
+  | "openAheadMinRttMs"
 >;
 
 export type FleetObserver = PoolObserver;
@@ -91,6 +92,7 @@ export class Fleet implements PoolOwner {
         maxMs: s.rttDeadlineMaxMs,
       },
       pipelineMinRttMs: s.pipelineMinRttMs,
+      openAheadMinRttMs: s.openAheadMinRttMs,
     };
     this.observer = options.observer ?? {};
     this.limits = {

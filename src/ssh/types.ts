@@ -23,6 +23,13 @@ export interface SftpContext {
    * previous): false on low-RTT connections (see SshConnection.pipelined).
    */
   readonly pipelined: boolean;
+  /**
+   * Whether a read of a path the session has not seen may send its open with the stat (high-RTT
+   * connections only; see SshConnection.openAhead).
+   */
+  readonly openAhead: boolean;
+  /** How long a reply may take on this connection before it is overdue (ms, RTT-derived). */
+  replyDeadlineMs(): number;
   /** Adds a round trip measured on a request that was alone on the session (ms). */
   sample(ms: number): void;
   /** Watches for an overdue reply (the connection is probed when it is); returns the stop function. */

@@ -42,6 +42,7 @@ async function exportedNames(): Promise<Set<string>> {
             minMs: 0.2,
             samples: 3,
             pipelined: false,
+            openAhead: false,
             deadlineMs: 1000,
           },
         },
