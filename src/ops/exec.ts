@@ -64,8 +64,14 @@ const SUDO_PASSWORD_REJECTED =
 const SUDO_NOT_ALLOWED = /^(sudo: .*|.*) (is not in the sudoers file|is not allowed to (run|execute) )/m;
 const SUDO_MISSING = /sudo: (command )?not found/;
 
-/** A clear error when sudo itself (not the command) refused to run. */
-function sudoFailure(r: CommandResult, source: string): ScoutError | undefined {
+/**
+ * A clear error when sudo itself (not the command) refused to run; `source` says where the
+ * password came from. Also used by a job's start, which checks sudo before it detaches.
+ */
+export function sudoFailure(
+  r: Pick<CommandResult, "exitCode" | "stderr">,
+  source: string,
+): ScoutError | undefined {
   if (r.exitCode === 127 && SUDO_MISSING.test(r.stderr)) {
     return new ScoutError("refused", "sudo is not installed on the host", {
       hint: "Install sudo there, or run the command without sudo=true",

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LAB_USER } from "../../src/lab/fleet.js";
@@ -52,6 +52,12 @@ afterAll(async () => {
   spawnSync("usermod", ["-p", "*", LAB_USER]);
   await lab?.stop();
 });
+
+/** Job directories in the lab user's spool (what a started job leaves behind). */
+function spoolEntries(): string[] {
+  const spool = join("/home", LAB_USER, ".cache/scout-jobs");
+  return existsSync(spool) ? readdirSync(spool).sort() : [];
+}
 
 describe.skipIf(!canSudo)("sudo=true", () => {
   it("runs as root with the password fed over stdin; the password appears nowhere", async () => {
@@ -169,6 +175,20 @@ describe.skipIf(!canSudo)("sudo=true", () => {
         `Error: sudo rejected the password from SCOUT_POLICY_FILE rule '${lab.hosts[1]!.alias}'. Ask the operator to check that password file`,
       );
       expect(wrong.text).not.toContain("definitely-wrong");
+      // A background job asks sudo before it detaches: the same answer at once, and no job.
+      const jobsBefore = spoolEntries();
+      const wrongJob = await c.call({
+        target: `${lab.hosts[1]!.alias}:/tmp`,
+        query: "id -u",
+        sudo: true,
+        background: true,
+      });
+      expect(wrongJob.isError).toBe(true);
+      expect(wrongJob.text).toBe(
+        `Error: sudo rejected the password from SCOUT_POLICY_FILE rule '${lab.hosts[1]!.alias}'; the job was not started on ${lab.hosts[1]!.alias}. Ask the operator to check that password file`,
+      );
+      expect(wrongJob.text).not.toContain("definitely-wrong");
+      expect(spoolEntries()).toEqual(jobsBefore);
       const noQuery = await c.call({ target: `${lab.hosts[0]!.alias}:/tmp`, sudo: true });
       expect(noQuery.text).toBe("Error: sudo=true needs a query: it runs that command as root");
     } finally {
@@ -181,6 +201,15 @@ describe.skipIf(!canSudo)("sudo=true", () => {
       const none = await c2.call({ target: `${lab.hosts[0]!.alias}:/tmp`, query: "id -u", sudo: true });
       expect(none.text).toMatch(
         /^Error: sudo needs a password on this host and none is configured\. Set SCOUT_SUDO_PASSWORD_FILE/,
+      );
+      const noneJob = await c2.call({
+        target: `${lab.hosts[0]!.alias}:/tmp`,
+        query: "id -u",
+        sudo: true,
+        background: true,
+      });
+      expect(noneJob.text).toMatch(
+        /^Error: sudo needs a password on this host and none is configured; the job was not started on .*\. Set SCOUT_SUDO_PASSWORD_FILE/,
       );
       const missing = await startServer(lab, { sudoPasswordFile: join(lab.dir, "no-such-file") });
       const c3 = await connectClient(missing.url);

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { ScoutError, abortError, isScoutError } from "../../errors.js";
 import type { HostAccess } from "../../ssh/types.js";
-import { runCommand } from "../exec.js";
+import { runCommand, sudoFailure } from "../exec.js";
 import type { Limits } from "../limits.js";
 import { resolveRemotePath } from "../paths.js";
 import { readFile, type ReadResult } from "../read.js";
@@ -130,7 +130,8 @@ export interface StartJobOptions extends JobOptions {
   command: string;
   cwd: string;
   capBytes: number;
-  sudo?: { password: string | undefined };
+  /** `source` says where the password came from (for the error when sudo rejects it). */
+  sudo?: { password: string | undefined; source?: string };
   /** Defaults to a fresh id. */
   id?: string;
   /** Sweep this host's finished jobs older than this (seconds) in the background. */
@@ -161,6 +162,8 @@ export async function startJob(host: HostAccess, limits: Limits, o: StartJobOpti
       hint: "Check the target path; list its parent directory to see what is there",
     });
   }
+  const refused = new RegExp(`${RS}SUDO (\\d+)${RS}\n([\\s\\S]*)$`).exec(out);
+  if (refused) throw sudoRefused(host, Number(refused[1]), refused[2] ?? "", o.sudo);
   if (out.includes(`${RS}NOSPOOL${RS}`)) {
     throw new ScoutError(
       "permission-denied",
@@ -193,6 +196,27 @@ export async function startJob(host: HostAccess, limits: Limits, o: StartJobOpti
     outputBytes: 0,
     capBytes: o.capBytes,
   };
+}
+
+/** sudo refused before the job was created: the same error a foreground command gets. */
+function sudoRefused(
+  host: HostAccess,
+  status: number,
+  messages: string,
+  sudo: StartJobOptions["sudo"],
+): ScoutError {
+  const source =
+    sudo?.source ?? (sudo?.password === undefined ? "none (sudo -n)" : "the configured password");
+  const known = sudoFailure({ exitCode: status, stderr: messages }, source);
+  const why =
+    known?.message ?? `sudo failed (exit ${status}): ${messages.trim().slice(0, 300) || "no message"}`;
+  return new ScoutError(
+    known?.code ?? "permission-denied",
+    `${why}; the job was not started on ${host.config.alias}`,
+    {
+      hint: known?.hint ?? "Run the command without sudo=true, or check the host's sudo setup",
+    },
+  );
 }
 
 const RECORD_LINE = /^([0-9]{8}-[0-9]{6}-[0-9a-f]{6})\/([a-z]+):(.*)$/;

@@ -107,6 +107,16 @@ function runnerScript(sudo: "none" | "nopasswd" | "password"): string {
     .join("\n");
 }
 
+/**
+ * Runs `true` through sudo exactly as the job's command will be run (`sudo -S -k` fed the password,
+ * or `sudo -n`); on failure prints `RS SUDO <status> RS` and sudo's messages, and the start stops.
+ */
+function sudoCheck(withPassword: boolean): string {
+  const probe = sudoCommand("true", withPassword);
+  const run = withPassword ? `printf '%s\\n' "$P" | ${probe}` : `${probe} </dev/null`;
+  return `__e=$(${run} 2>&1 >/dev/null) || { printf '${RS}SUDO %s${RS}\\n' "$?"; printf '%s\\n' "$__e"; exit 0; }`;
+}
+
 export interface StartScriptOptions {
   id: string;
   command: string;
@@ -165,6 +175,10 @@ export function startScript(o: StartScriptOptions): string {
     `umask 077`,
     sudo === "password" ? `IFS= read -r P` : ``,
     cdTo(o.cwd),
+    // sudo is asked once before anything is created, the way the job will ask it (same command
+    // form, so the same sudoers rule): a wrong or missing password fails the start at once
+    // instead of a job that ends with exit 1 and sudo's message in its spool.
+    sudo === "none" ? `` : sudoCheck(sudo === "password"),
     D,
     `[ -d "$D" ] || { mkdir -p "$D" && chmod 700 "$D"; } || { printf '${RS}NOSPOOL${RS}\\n'; exit 0; }`,
     `J="$D/${o.id}"`,
