@@ -7,6 +7,8 @@
  * memory per idle pooled connection and per configured host, from which the largest fleet one Scout
  * serves in 1 GB is extrapolated (an estimate from measured unit costs, not a run at that size).
  */
+import { readFileSync } from "node:fs";
+import os from "node:os";
 import { findFreePort, startFleet, type LabFleet } from "../../src/lab/index.js";
 import type { ChartEntry, Row } from "../report.js";
 import {
@@ -25,6 +27,25 @@ import {
   type Scenario,
   type Stats,
 } from "../support.js";
+
+/**
+ * CPU the lab's sshds have used (ms): each listener's own time plus that of its reaped children
+ * (one per connection: handshake, authentication, the session and its SFTP server).
+ */
+function sshdCpuMs(lab: LabFleet): number {
+  let ticks = 0;
+  for (const h of lab.hosts) {
+    try {
+      const stat = readFileSync(`/proc/${h.pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // Fields 14–17 of proc(5) (utime stime cutime cstime) are 11–14 after "pid (comm)".
+      for (const k of [11, 12, 13, 14]) ticks += Number(f[k]);
+    } catch {
+      /* not running */
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
 
 const heapMB = () => process.memoryUsage().heapUsed / 2 ** 20;
 
@@ -157,6 +178,8 @@ export const fleet: Scenario = {
         await called(b, { target: `web-0001:${file}` });
         const oneMs = performance.now() - one;
         let progress = 0;
+        const cpu0 = process.cpuUsage();
+        const sshd0 = sshdCpuMs(lab);
         const t = performance.now();
         const { value: r, peakMB } = await peakRss(() =>
           b.client.callTool({ name: "scout", arguments: { targets: [`web-*:${file}`] } }, undefined, {
@@ -166,6 +189,9 @@ export const fleet: Scenario = {
           }),
         );
         const seconds = (performance.now() - t) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const scoutCpuMs = (cpu.user + cpu.system) / 1000;
+        const sshdMs = sshdCpuMs(lab) - sshd0;
         const text = (r.content as Array<{ type: string; text?: string }>).map((c) => c.text ?? "").join("");
         if (r.isError) throw new Error(`the broadcast failed: ${text.slice(0, 200)}`);
         const footer = /─── (\d+)\/(\d+) hosts succeeded ───/.exec(text);
@@ -175,6 +201,12 @@ export const fleet: Scenario = {
             ours: fig(seconds, "s"),
             baseline: { name: "one cold host, first read", value: ms(oneMs) },
             note: `${footer?.[1] ?? "?"}/${footer?.[2] ?? "?"} ok; ${(alive / seconds).toFixed(0)} hosts/s; ${progress} progress notifications`,
+          },
+          {
+            measure: `  CPU per host: Scout (server + client, this process)`,
+            ours: fig(scoutCpuMs / alive, "ms"),
+            baseline: { name: "the lab's sshds (handshake, auth, session, SFTP)", value: ms(sshdMs / alive) },
+            note: `${(scoutCpuMs / 1000).toFixed(1)} s + ${(sshdMs / 1000).toFixed(1)} s of CPU on ${os.cpus().length} cores in ${seconds.toFixed(1)} s`,
           },
           {
             measure: `  answer size / peak RSS growth during it`,

@@ -8,6 +8,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { ScoutError } from "../errors.js";
 import type { HostConfig } from "./host.js";
+import { closestAliases } from "./closest.js";
 import { makeHostFilter } from "./host-filter.js";
 import type { Settings } from "./settings.js";
 import { loadSshConfig, type LoadOptions, type LoadedSshConfig } from "./ssh-config.js";
@@ -29,6 +30,33 @@ export function sshConfigLoadOptions(settings: RegistrySettings): LoadOptions {
     ...(settings.matchExec !== undefined ? { matchExec: settings.matchExec } : {}),
     ...(settings.matchExecTimeoutMs !== undefined ? { matchExecTimeoutMs: settings.matchExecTimeoutMs } : {}),
   };
+}
+
+/** Up to this many aliases, an unknown-host answer lists them all; above, the closest few. */
+const LIST_ALL_MAX = 20;
+const CLOSEST = 5;
+
+/** The answer for an alias that is not configured: bounded whatever the fleet's size. */
+function unknownHost(alias: string, hosts: readonly HostConfig[]): never {
+  const shown = alias.length > 100 ? `${alias.slice(0, 100)}…` : alias;
+  if (hosts.length <= LIST_ALL_MAX) {
+    throw new ScoutError(
+      "unknown-host",
+      `Unknown host '${shown}'. Available: ${hosts.map((x) => x.alias).join(", ")}`,
+    );
+  }
+  const near = closestAliases(
+    alias.slice(0, 100),
+    hosts.map((h) => h.alias),
+    CLOSEST,
+  );
+  throw new ScoutError(
+    "unknown-host",
+    `Unknown host '${shown}'. Closest of the ${hosts.length} configured: ${near.join(", ")}`,
+    {
+      hint: "List them with scout('hosts'), or a subset with scout('hosts:PATTERN'), e.g. scout('hosts:web-*')",
+    },
+  );
 }
 
 export class HostRegistry extends EventEmitter<{ change: [hosts: HostConfig[]] }> {
@@ -74,10 +102,7 @@ export class HostRegistry extends EventEmitter<{ change: [hosts: HostConfig[]] }
         hint: `Add Host entries to ${this.settings.sshConfigPath} (or point SCOUT_SSH_CONFIG at your ssh config)`,
       });
     }
-    throw new ScoutError(
-      "unknown-host",
-      `Unknown host '${alias}'. Available: ${this.hosts.map((x) => x.alias).join(", ")}`,
-    );
+    return unknownHost(alias, this.hosts);
   }
 
   /**

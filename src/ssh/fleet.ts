@@ -110,11 +110,34 @@ export class Fleet implements PoolOwner {
   /** The HostAccess for an alias; throws ScoutError("unknown-host") before any network traffic. */
   host(alias: string): HostAccess {
     const pool = this.poolFor(alias);
+    // No promise hop on the hot path: the pool is looked up again only if the sweep dropped it.
+    const live = (): HostPool => (this.pools.get(alias) === pool ? pool : this.poolFor(alias));
     return {
       config: pool.config,
-      withSftp: <T>(fn: (ctx: SftpContext) => Promise<T>, opts?: SftpOptions) => pool.withSftp(fn, opts),
-      exec: (command: string, opts?: ExecOptions): Promise<ExecChannel> => pool.exec(command, opts?.signal),
+      withSftp: <T>(fn: (ctx: SftpContext) => Promise<T>, opts?: SftpOptions): Promise<T> => {
+        let p: HostPool;
+        try {
+          p = live();
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        return p.withSftp(fn, opts);
+      },
+      exec: (command: string, opts?: ExecOptions): Promise<ExecChannel> => {
+        let p: HostPool;
+        try {
+          p = live();
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        return p.exec(command, opts?.signal);
+      },
     };
+  }
+
+  /** Pools the fleet holds (one per host used recently, kept warm, or busy). */
+  get poolCount(): number {
+    return this.pools.size;
   }
 
   /** True when the host has a live connection right now (so it is online without a probe). */
@@ -134,6 +157,7 @@ export class Fleet implements PoolOwner {
     if (!pool) {
       pool = new HostPool(config, this, this.limits);
       this.pools.set(alias, pool);
+      this.ensureSweeper(); // which also forgets the pool once it is unused for long
     } else {
       pool.retarget(config);
     }
@@ -303,12 +327,32 @@ export class Fleet implements PoolOwner {
     this.sweeper.unref();
   }
 
+  /**
+   * Reaps idle connections, then forgets the pools that hold nothing and were not used within the
+   * idle timeout, and the empty pools of hosts no longer configured, so that the pool map follows
+   * the hosts in use rather than every host ever asked for.
+   */
   private sweep(): void {
     const cutoff = performance.now() - this.options.settings.idleTimeoutMs;
-    for (const pool of this.pools.values()) pool.reapIdle(cutoff);
-    if (this.slotsInUse === 0 && this.sweeper) {
+    for (const [alias, pool] of this.pools) {
+      pool.reapIdle(cutoff);
+      if (pool.disposable(cutoff) || (pool.isEmpty && !this.configured(alias))) {
+        this.pools.delete(alias);
+        this.warmCandidates.delete(pool);
+      }
+    }
+    if (this.slotsInUse === 0 && this.pools.size === 0 && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
+    }
+  }
+
+  private configured(alias: string): boolean {
+    try {
+      this.options.lookupHost(alias);
+      return true;
+    } catch {
+      return false;
     }
   }
 

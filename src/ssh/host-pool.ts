@@ -171,6 +171,31 @@ export class HostPool {
     }
   }
 
+  /** Nothing open, on the way or waiting: the pool holds no resource and no work. */
+  get isEmpty(): boolean {
+    return (
+      this.connections.length === 0 &&
+      this.connecting === 0 &&
+      this.waiters.length === 0 &&
+      this.pendingReservations.size === 0
+    );
+  }
+
+  /**
+   * Whether the fleet may forget this pool: empty, not kept warm, not backing off from failures
+   * (forgetting would reset the back-off), and not asked for since `cutoff` (performance.now()
+   * time). What it loses is only the host's last RTT (a fresh dial measures it again).
+   */
+  disposable(cutoff: number): boolean {
+    return (
+      this.isEmpty &&
+      !this.keepWarm &&
+      this.retryAt === undefined &&
+      this.lastDemandAt < cutoff &&
+      this.wantsWarmConnection() === undefined
+    );
+  }
+
   // ---- warming --------------------------------------------------------------------------------
 
   /** Marks the host as one to keep warm (SCOUT_WARM_HOSTS), or not any more. */

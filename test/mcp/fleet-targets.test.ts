@@ -116,6 +116,24 @@ describe("broadcast to many hosts", () => {
     }
   });
 
+  it("a broadcast longer than SCOUT_REQUEST_TIMEOUT answers what finished, the rest marked", async () => {
+    const s = await start({ broadcastConcurrency: 1, requestTimeoutMs: 4000 });
+    try {
+      // One at a time: web-00 answers, web-01 (cwd /tmp) outlives the deadline, web-02 waits.
+      const query = `case "$PWD" in /tmp) sleep 30;; esac; echo done`;
+      const r = await s.call({ targets: ["web-00:/", "web-01:/tmp", "web-02:/"], query });
+      expect(r.isError).toBeFalsy();
+      expect(r.text).toContain("─── 1/3 hosts succeeded ───");
+      expect(r.text).toMatch(/═══ web-00:\/ [^\n]*\n[^]*done/);
+      expect(r.text).toMatch(
+        /web-02:\/ \[FAILED\][^\n]*\nError: not reached: not finished within the request deadline \(SCOUT_REQUEST_TIMEOUT 4 s\)/,
+      );
+      expect(r.text).not.toMatch(/request timed out/);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("stays within the output cap: full blocks while they fit, then one line per host", async () => {
     const s = await start({ maxOutputSize: 1500 });
     try {

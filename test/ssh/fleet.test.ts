@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isScoutError } from "../../src/errors.js";
 import type { SFTPWrapper, Stats } from "ssh2";
+import { findFreePort } from "../../src/lab/index.js";
 import { startFleet, type LabFleet } from "../fleet/index.js";
 import { HostRegistry } from "../../src/config/registry.js";
 import { settingsWith } from "../../src/config/settings.js";
@@ -426,6 +427,44 @@ describe("lifecycle", () => {
       expect(obs.counts["closed:idle"]).toBe(1);
     } finally {
       await fleet.close();
+    }
+  });
+
+  it("forgets pools unused for the idle timeout and empty pools of hosts gone from the config", async () => {
+    const waitFor = async (cond: () => boolean) => {
+      for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
+      return cond();
+    };
+    const hosts = hostsOf(3);
+    const fleet = makeFleet(lab, hosts, { idleTimeoutMs: 300 });
+    try {
+      const access = hosts.map((h) => fleet.host(h.alias));
+      await Promise.all(access.map((a) => a.withSftp(({ sftp }) => stat(sftp, file))));
+      expect(fleet.poolCount).toBe(3);
+      // Reaped, then forgotten: the map follows the hosts in use.
+      expect(await waitFor(() => fleet.stats().open === 0 && fleet.poolCount === 0)).toBe(true);
+      // A HostAccess made before still works: it finds (creates) the alias's current pool.
+      expect((await access[0]!.withSftp(({ sftp }) => readFile(sftp, file))).trim()).toBe(
+        "hello from the fleet",
+      );
+      expect(fleet.poolCount).toBe(1);
+    } finally {
+      await fleet.close();
+    }
+    // A host that left the config: its empty pool goes at the next sweep, even if used just now.
+    const refused = { alias: "refusing", port: await findFreePort() };
+    const hosts2 = [...hostsOf(1), refused];
+    const fleet2 = makeFleet(lab, hosts2, { idleTimeoutMs: 4000 });
+    try {
+      const gone = fleet2.host("refusing");
+      await expect(gone.withSftp(async () => {})).rejects.toThrow();
+      expect(fleet2.poolCount).toBe(1);
+      hosts2.pop();
+      expect(await waitFor(() => fleet2.poolCount === 0)).toBe(true);
+      // Using it again now says what is wrong.
+      await expect(gone.withSftp(async () => {})).rejects.toThrow(/Unknown host 'refusing'/);
+    } finally {
+      await fleet2.close();
     }
   });
 

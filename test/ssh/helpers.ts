@@ -69,19 +69,20 @@ export function makeFleet(
   observer: FleetObserver = {},
   limits: ConstructorParameters<typeof Fleet>[0]["limits"] = {},
 ): Fleet {
-  const byAlias = new Map(hosts.map((h) => [h.alias, h]));
+  const byAlias = (alias: string) => hosts.find((h) => h.alias === alias);
   const privateKey = readFileSync(lab.clientKeyPath);
   const keyForPort = new Map(lab.hosts.map((h) => [h.port, h.hostKeyPublic]));
   return new Fleet({
     settings: { ...settingsWith(), ...overrides },
     lookupHost: (alias) => {
-      const h = byAlias.get(alias);
+      // Looked up in `hosts` each time: a test may remove a host from the "config" (the array).
+      const h = hosts.find((x) => x.alias === alias);
       if (!h) throw new ScoutError("unknown-host", `Unknown host '${alias}'`);
       return labHostConfig(lab, h);
     },
     connectionDeps: {
       verifyHostKey: async (host, key) => {
-        const entry = byAlias.get(host.alias);
+        const entry = byAlias(host.alias);
         const expected = entry?.expectedKey ?? keyForPort.get(host.port) ?? lab.hosts[0]?.hostKeyPublic ?? "";
         if (!keyBlob(expected).equals(key)) {
           throw new ScoutError("host-key-changed", `Host key for ${host.alias} changed`);

@@ -86,8 +86,34 @@ async function one(p: BroadcastPlan, i: number, t: PlanTarget, ctx: RunContext):
  * Runs the targets with at most SCOUT_BROADCAST_CONCURRENCY at once, in order, reporting progress
  * (at most every 100 ms, and at the end) and bounding the outputs kept (see KEPT_WHEN_DROPPED).
  */
-async function runBounded(p: BroadcastPlan, ctx: RunContext): Promise<TargetResult[]> {
+async function runBounded(p: BroadcastPlan, outer: RunContext): Promise<TargetResult[]> {
   const total = p.targets.length;
+  // SCOUT_REQUEST_TIMEOUT bounds the whole call (a client's own timeout is per call too). A
+  // broadcast stops a little before it rather than failing whole: targets in flight are cut,
+  // those not started are reported as not reached, and what finished is answered.
+  const limitMs = outer.engine.settings.requestTimeoutMs;
+  const stop = new AbortController();
+  const why = new ScoutError(
+    "timeout",
+    `not finished within the request deadline (SCOUT_REQUEST_TIMEOUT ${limitMs / 1000} s)`,
+    { hint: "Raise SCOUT_REQUEST_TIMEOUT, or send fewer targets per call" },
+  );
+  const timer = setTimeout(() => stop.abort(why), limitMs - Math.min(5000, limitMs * 0.1));
+  timer.unref();
+  const ctx: RunContext = { ...outer, signal: AbortSignal.any([outer.signal, stop.signal]) };
+  try {
+    return await runUntil(p, ctx, total, stop.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function runUntil(
+  p: BroadcastPlan,
+  ctx: RunContext,
+  total: number,
+  stopped: AbortSignal,
+): Promise<TargetResult[]> {
   const results: TargetResult[] = new Array<TargetResult>(total);
   const keepBytes = 2 * ctx.engine.limits.maxOutputSize;
   let kept = 0;
@@ -104,7 +130,16 @@ async function runBounded(p: BroadcastPlan, ctx: RunContext): Promise<TargetResu
   const worker = async () => {
     while (next < total) {
       const i = next++;
-      const r = await one(p, i, p.targets[i] as PlanTarget, ctx);
+      const t = p.targets[i] as PlanTarget;
+      const r = stopped.aborted
+        ? {
+            host: t.host,
+            path: t.path,
+            ok: false,
+            output: `not reached: ${errorMessage(stopped.reason)}`,
+            error: true,
+          }
+        : await one(p, i, t, ctx);
       const bytes = Buffer.byteLength(r.output);
       if (kept + bytes > keepBytes && bytes > KEPT_WHEN_DROPPED) {
         // Past the bound: keep the first line (for the summary), say how big it was.
