@@ -14,14 +14,20 @@ import type { Logger } from "./observe/log.js";
 import { VERSION } from "./version.js";
 import { Policy } from "./guard/policy.js";
 import type { ScoutEngine } from "./mcp/mode.js";
-import { WatchHub } from "./mcp/watches.js";
+import { WatchHub, eventMeta } from "./mcp/watches.js";
+import { asListenRequest, openListen } from "./mcp/listen.js";
 import { createMcpServer, type Era } from "./mcp/server.js";
-import { createMcpHandler, type AuthInfo, type McpHttpHandler } from "@modelcontextprotocol/server";
+import {
+  createMcpHandler,
+  type AuthInfo,
+  type McpHttpHandler,
+  type McpServer,
+} from "@modelcontextprotocol/server";
 import { toNodeHandler } from "@modelcontextprotocol/node";
 import type { ResourceCatalog } from "./mcp/resources.js";
 import { createLogger } from "./observe/log.js";
 import { startHttpTransport, type HttpTransportHandle } from "./transport/http.js";
-import { startStdioTransport } from "./transport/stdio.js";
+import { startStdioTransport, type StdioHandle } from "./transport/stdio.js";
 import { ScoutMetrics } from "./observe/metrics.js";
 import { AuditLog } from "./guard/audit.js";
 import { Pipeline } from "./guard/pipeline.js";
@@ -118,6 +124,11 @@ const KILL_GRACE_MS = 2000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
+/** Resolves once every response in `open` has closed (they remove themselves). */
+async function untilClosed(open: Set<ServerResponse>): Promise<void> {
+  while (open.size > 0) await sleep(10);
+}
+
 /** Waits until no SSH channel is busy, e.g. the kills of cancelled commands' process groups. */
 async function waitUntilQuiet(app: ScoutApp, ms: number): Promise<void> {
   const deadline = performance.now() + ms;
@@ -169,19 +180,36 @@ export async function startScout(
     res.writeHead(200, { "content-type": contentType }).end(body);
   };
   const catalogs = new Set<ResourceCatalog>();
-  // Resource subscriptions: one hub (global and per-client caps), one set of watches per session.
+  // Watched files: one hub (global and per-client caps) for 2025 sessions' resources/subscribe and
+  // 2026-07-28 listen streams alike.
   const watchHub = new WatchHub({
     host: (alias) => app.fleet.host(alias),
     limits: app.limits,
     maxTotal: settings.maxWatches,
     maxPerClient: settings.maxWatchesPerClient,
+    maxStreamsPerClient: settings.maxSessionsPerClient,
   });
+  // A never-connected server whose catalog names the files a listen may watch and tells when the
+  // listed hosts changed (2026-07-28 HTTP has no long-lived server of its own to ask).
+  const probe = createMcpServer(app, {
+    transport: settings.transport,
+    client: "listen",
+    pipeline,
+    era: "modern",
+  });
+  const listenDeps = { catalog: probe.catalog, pipeline, engine: app };
+  let modern: McpHttpHandler | undefined;
   app.registry.on("change", () => {
     for (const c of catalogs) c.sync();
+    // One list_changed per change, on every listen stream that asked for it (HTTP; on stdio the
+    // pinned server's catalog above sends it through the SDK's listen router).
+    if (probe.catalog.sync()) modern?.notify.resourcesChanged();
   });
 
   let http: HttpTransportHandle | undefined;
-  let modern: McpHttpHandler | undefined;
+  let stdio: StdioHandle | undefined;
+  /** 2026-07-28 HTTP listen streams still open (their responses), for a shutdown that waits for them. */
+  const listenResponses = new Set<ServerResponse>();
   /** `GET /health?verbose=1`: on the HTTP transport, and on SCOUT_METRICS_PORT with stdio. */
   const healthDetails = () => ({
     status: "ok",
@@ -194,6 +222,7 @@ export async function startScout(
     inFlight: pipeline.limiter.active,
     queued: pipeline.limiter.waiting,
     watches: watchHub.active,
+    listenStreams: watchHub.listenStreams,
   });
   let metricsServer: MetricsEndpoint | undefined;
   let resolveDone: () => void = () => {};
@@ -211,7 +240,17 @@ export async function startScout(
       watchHub.close();
       await pipeline.cancelAll(remaining());
       await waitUntilQuiet(app, remaining() + KILL_GRACE_MS);
-      await Promise.race([Promise.all([http?.close(), modern?.close()]), sleep(remaining())]);
+      // Listen streams end gracefully (the SDK writes their SubscriptionsListenResult) before the
+      // connections are dropped.
+      await Promise.race([
+        (async () => {
+          await stdio?.close();
+          await modern?.close();
+          await untilClosed(listenResponses);
+          await http?.close();
+        })(),
+        sleep(remaining()),
+      ]);
       await app.close();
       await audit?.close();
       await metricsServer?.close();
@@ -223,6 +262,16 @@ export async function startScout(
   };
 
   if (settings.transport === "stdio") {
+    // The connection's 2026-07-28 listen streams share one delivery path, the pinned server: the
+    // SDK's listen router fans its resources/updated out to the streams that asked for the URI.
+    let pinned: McpServer | undefined;
+    const stdioWatches = watchHub.shared((uri, e) => {
+      if (pinned?.isConnected()) {
+        void pinned.server.sendResourceUpdated({ uri, _meta: eventMeta(e) }).catch(() => {});
+      }
+    });
+    const stdioSession = { transport: "stdio" as const, client: "stdio" };
+    const admitting = new AbortController();
     // One server for the connection, in the era its opening message chose.
     const stdioServer = (era: Era) => {
       const { mcp, catalog } = createMcpServer(app, {
@@ -234,6 +283,7 @@ export async function startScout(
         watches: watchHub,
       });
       catalogs.add(catalog);
+      if (era === "modern") pinned = mcp;
       return mcp;
     };
     // Metrics first: a port already in use must fail the start, not a running session.
@@ -249,10 +299,16 @@ export async function startScout(
         throw e;
       });
     }
-    const stdio = await startStdioTransport(stdioServer, (e) =>
-      log.warn({ error: e.message }, "stdio protocol error"),
-    );
-    void stdio.closed.then(() => shutdown("stdin closed"));
+    stdio = await startStdioTransport(stdioServer, {
+      onError: (e) => log.warn({ error: e.message }, "stdio protocol error"),
+      listen: (req) =>
+        openListen({ ...listenDeps, watches: stdioWatches }, req, stdioSession, admitting.signal),
+    });
+    void stdio.closed.then(() => {
+      admitting.abort();
+      stdioWatches.close();
+      return shutdown("stdin closed");
+    });
     log.info(
       { hosts: app.registry.list().length, ...(metricsServer ? { metrics: metricsServer.url } : {}) },
       "serving MCP on stdio",
@@ -268,6 +324,7 @@ export async function startScout(
           pipeline,
           readOnly: settings.readOnly,
           era: "modern",
+          watches: watchHub, // advertises resources.subscribe: the listen router then honors resourceSubscriptions
         }).mcp,
       {
         legacy: "reject",
@@ -276,6 +333,12 @@ export async function startScout(
       },
     );
     const modernNode = toNodeHandler(modern);
+    // Listen streams share the handler's event bus: each watched URI is polled once and published
+    // there, and the SDK's listen router delivers it to every stream whose filter names it.
+    const bus = modern.bus;
+    const httpWatches = watchHub.shared((uri, e) =>
+      bus.publish({ kind: "resource_updated", uri, params: { _meta: eventMeta(e) } }),
+    );
     const clientOf = (req: IncomingMessage): string => {
       const key = apiKeyOf(req);
       return key && settings.apiKeys.length > 0
@@ -288,9 +351,34 @@ export async function startScout(
       clientOf,
       sessionIdleTimeoutMs: settings.sessionIdleTimeoutMs,
       maxSessionsPerClient: settings.maxSessionsPerClient,
-      serveModern: (req, res, body, client) => {
+      serveModern: async (req, res, body, client) => {
         // The handler hands `req.auth` to the factory: Scout's client identity rides there.
         (req as IncomingMessage & { auth?: AuthInfo }).auth = { token: "", clientId: client, scopes: [] };
+        const listen = asListenRequest(body);
+        if (listen) {
+          // Scout admits the watched files and takes the caps' slots; the SDK then acknowledges
+          // and serves the stream. Its watches stop when the response ends, however it ends.
+          const gone = new AbortController();
+          res.once("close", () => gone.abort());
+          const opened = await openListen(
+            { ...listenDeps, watches: httpWatches },
+            listen,
+            { transport: "http", client },
+            gone.signal,
+          );
+          if (!opened.ok) {
+            if (!res.headersSent) res.writeHead(200, { "content-type": "application/json" });
+            res.end(JSON.stringify(opened.error));
+            return;
+          }
+          listenResponses.add(res);
+          const end = () => {
+            opened.stream.close();
+            listenResponses.delete(res);
+          };
+          if (gone.signal.aborted) return end();
+          res.once("close", end);
+        }
         return modernNode(req, res, body);
       },
       createMcpServer: ({ req }) => {

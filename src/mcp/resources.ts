@@ -174,12 +174,13 @@ export class ResourceCatalog {
     );
   }
 
-  /** After an ssh config change: one list_changed when the listed hosts changed. */
-  sync(): void {
+  /** After an ssh config change: one list_changed when the listed hosts changed (then true). */
+  sync(): boolean {
     const now = this.schemeAliases().join("\n");
-    if (now === this.announced) return;
+    if (now === this.announced) return false;
     this.announced = now;
     if (this.mcp.isConnected()) this.mcp.sendResourceListChanged();
+    return true;
   }
 
   /** Sorted aliases that can be URI schemes (the others have only scout:// URIs). */

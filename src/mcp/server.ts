@@ -34,7 +34,7 @@ export interface SessionOptions {
   client: string;
   pipeline: CallPipeline;
   readOnly?: boolean;
-  /** Resource subscriptions (watched files); absent: the server does not offer them. */
+  /** Watched files (resources/subscribe, or listen's resourceSubscriptions); absent: not offered. */
   watches?: WatchHub;
   era?: Era;
 }
@@ -132,7 +132,8 @@ export function createMcpServer(
     { name: "scout-mcp", version: engine.version, title: "Scout" },
     {
       capabilities: {
-        tools: {},
+        // The one tool never changes while Scout runs (the SDK would otherwise claim listChanged).
+        tools: { listChanged: false },
         resources: { listChanged: true },
         // Logging (logging/setLevel) is gone from 2026-07-28; 2025 sessions keep it.
         ...(era === "legacy" ? { logging: {} } : {}),
@@ -201,8 +202,12 @@ export function createMcpServer(
   const catalog = new ResourceCatalog(mcp, engine, options.pipeline, session);
   catalog.install();
   const hub = options.watches;
-  const watches = hub
-    ? installSubscriptions({ mcp, catalog, pipeline: options.pipeline, session, engine, hub })
-    : undefined;
+  // 2025: resources/subscribe. 2026-07-28: the capability alone, so that the SDK's listen router
+  // honors resourceSubscriptions (src/mcp/listen.ts starts those watches).
+  if (hub && era === "modern") mcp.server.registerCapabilities({ resources: { subscribe: true } });
+  const watches =
+    hub && era === "legacy"
+      ? installSubscriptions({ mcp, catalog, pipeline: options.pipeline, session, engine, hub })
+      : undefined;
   return { mcp, catalog, ...(watches ? { watches } : {}) };
 }

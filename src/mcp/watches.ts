@@ -1,8 +1,10 @@
 /**
- * Resource subscriptions (`resources/subscribe`, 2025 era): each subscribed `scout://host/path`
- * is a polling watch (src/ops/watch.ts) whose events become `notifications/resources/updated`.
- * Bounded: at most `maxPerClient` watches per client identity (across its sessions) and `maxTotal`
- * for the whole server; a session's watches stop when it closes, all of them at shutdown.
+ * Watched files: each subscribed `scout://host/path` is a polling watch (src/ops/watch.ts) whose
+ * events become `notifications/resources/updated`. Two ways in, one set of caps: 2025-era
+ * `resources/subscribe` (watches per session) and 2026-07-28 `subscriptions/listen` (watches per
+ * listen stream, see SharedWatches). Bounded: at most `maxPerClient` watches per client identity
+ * (across its sessions and streams) and `maxTotal` for the whole server; a session's or stream's
+ * watches stop when it closes, all of them at shutdown.
  */
 import { ProtocolError, ProtocolErrorCode, type McpServer } from "@modelcontextprotocol/server";
 import { ScoutError, isScoutError } from "../errors.js";
@@ -19,6 +21,8 @@ export interface WatchHubOptions {
   limits: Limits;
   maxTotal: number;
   maxPerClient: number;
+  /** Open listen streams per client (each holds an HTTP response open, as a session's GET stream does). */
+  maxStreamsPerClient?: number;
   /** Poll pacing (tests make it quick). */
   minMs?: number;
   maxMs?: number;
@@ -26,12 +30,42 @@ export interface WatchHubOptions {
 
 export type WatchNotify = (uri: string, event: WatchEvent) => void;
 
+/** A cap that refused a watch or a listen stream: which setting, and its value. */
+export class WatchCapError extends ScoutError {
+  constructor(
+    readonly cap: "SCOUT_MAX_WATCHES_PER_CLIENT" | "SCOUT_MAX_WATCHES" | "SCOUT_MAX_SESSIONS_PER_CLIENT",
+    readonly limit: number,
+    message: string,
+    hint: string,
+  ) {
+    super("refused", message, { hint });
+  }
+}
+
 export class WatchHub {
   private total = 0;
   private readonly perClient = new Map<string, number>();
   private readonly sessions = new Set<SessionWatches>();
+  private readonly groups = new Set<SharedWatches>();
+  private readonly streamsPerClient = new Map<string, number>();
+  private streams = 0;
 
   constructor(private readonly options: WatchHubOptions) {}
+
+  /**
+   * Watches for 2026-07-28 listen streams that share one delivery path (the HTTP handler's event
+   * bus, or one stdio connection): `publish` reaches every stream that asked for the URI.
+   */
+  shared(publish: WatchNotify): SharedWatches {
+    const g = new SharedWatches(this, publish);
+    this.groups.add(g);
+    return g;
+  }
+
+  /** Open listen streams (2026-07-28), with or without watches. */
+  get listenStreams(): number {
+    return this.streams;
+  }
 
   /** The watches of one MCP session of `client`. */
   session(client: string, notify: WatchNotify): SessionWatches {
@@ -47,40 +81,75 @@ export class WatchHub {
   /** Stops every watch (server shutdown). */
   close(): void {
     for (const s of [...this.sessions]) s.close();
+    for (const g of [...this.groups]) g.close();
   }
 
-  /** @internal Reserves a slot for `client`, or says which cap is full. */
-  acquire(client: string): void {
+  /**
+   * @internal Reserves `n` slots for `client`, all or none, or says which cap is full and what to
+   * do (`free`: how this client gives one back).
+   */
+  acquire(client: string, n = 1, free = "Unsubscribe from a resource first"): void {
+    this.check(client, n, free);
+    this.perClient.set(client, (this.perClient.get(client) ?? 0) + n);
+    this.total += n;
+  }
+
+  /** Throws the WatchCapError that `acquire(client, n)` would throw now, without reserving. */
+  check(client: string, n: number, free: string): void {
     const mine = this.perClient.get(client) ?? 0;
-    if (mine >= this.options.maxPerClient) {
-      throw new ScoutError(
-        "refused",
-        `This client already watches ${mine} resources (SCOUT_MAX_WATCHES_PER_CLIENT)`,
-        {
-          hint: "Unsubscribe from a resource first",
-        },
+    const max = this.options.maxPerClient;
+    if (n > 0 && mine + n > max) {
+      throw new WatchCapError(
+        "SCOUT_MAX_WATCHES_PER_CLIENT",
+        max,
+        `This client already watches ${mine} resources (SCOUT_MAX_WATCHES_PER_CLIENT)${n > 1 ? ` and asked for ${n} more` : ""}: the limit is ${max}`,
+        free,
       );
     }
-    if (this.total >= this.options.maxTotal) {
-      throw new ScoutError("refused", `The server already runs ${this.total} watches (SCOUT_MAX_WATCHES)`, {
-        hint: "Try again later, or ask the operator to raise SCOUT_MAX_WATCHES",
-      });
+    if (n > 0 && this.total + n > this.options.maxTotal) {
+      throw new WatchCapError(
+        "SCOUT_MAX_WATCHES",
+        this.options.maxTotal,
+        `The server already runs ${this.total} watches (SCOUT_MAX_WATCHES)${n > 1 ? ` and this asked for ${n} more` : ""}: the limit is ${this.options.maxTotal}`,
+        "Try again later, or ask the operator to raise SCOUT_MAX_WATCHES",
+      );
     }
-    this.perClient.set(client, mine + 1);
-    this.total++;
+  }
+
+  /** Throws if `client` may not open one more listen stream. */
+  checkStream(client: string): void {
+    const max = this.options.maxStreamsPerClient;
+    const mine = this.streamsPerClient.get(client) ?? 0;
+    if (max !== undefined && max > 0 && mine >= max) {
+      throw new WatchCapError(
+        "SCOUT_MAX_SESSIONS_PER_CLIENT",
+        max,
+        `This client already holds ${mine} open subscriptions/listen streams (SCOUT_MAX_SESSIONS_PER_CLIENT): the limit is ${max}`,
+        "Close one of them first: one stream can carry every notification type and many resources",
+      );
+    }
   }
 
   /** @internal */
-  release(client: string): void {
-    const mine = (this.perClient.get(client) ?? 1) - 1;
+  release(client: string, n = 1): void {
+    const mine = (this.perClient.get(client) ?? n) - n;
     if (mine <= 0) this.perClient.delete(client);
     else this.perClient.set(client, mine);
-    this.total--;
+    this.total -= n;
   }
 
   /** @internal */
-  forget(s: SessionWatches): void {
-    this.sessions.delete(s);
+  forget(s: SessionWatches | SharedWatches): void {
+    if (s instanceof SessionWatches) this.sessions.delete(s);
+    else this.groups.delete(s);
+  }
+
+  /** @internal A listen stream of `client` opened (+1) or closed (-1). */
+  countStream(client: string, delta: 1 | -1): void {
+    this.streams += delta;
+    const mine = (this.streamsPerClient.get(client) ?? 0) + delta;
+    if (mine <= 0) this.streamsPerClient.delete(client);
+    else this.streamsPerClient.set(client, mine);
   }
 
   /** @internal Starts one polling watch; it ends when `signal` aborts. */
@@ -136,6 +205,116 @@ export class SessionWatches {
   }
 }
 
+/** A file to watch, as its URI names it (admitted: see admitWatch). */
+export interface WatchTarget {
+  uri: string;
+  host: string;
+  path: string;
+}
+
+const LISTEN_FREE =
+  "Close one of this client's listen streams (or its 2025-era subscriptions), or listen for fewer resources";
+
+/**
+ * The watches of 2026-07-28 listen streams on one delivery path. The path fans one notification out
+ * to every stream whose filter names the URI, so a URI is polled once here however many streams ask
+ * for it (a poll per stream would deliver each change once per stream to every one of them); each
+ * stream still holds its own slots against the caps, as a 2025 session does.
+ */
+export class SharedWatches {
+  private readonly polls = new Map<string, { refs: number; ac: AbortController }>();
+  private readonly open = new Set<ListenWatches>();
+  private closed = false;
+
+  constructor(
+    private readonly hub: WatchHub,
+    private readonly publish: WatchNotify,
+  ) {}
+
+  /**
+   * One listen stream of `client` watching `targets` (each admitted already): it gets the slots for
+   * all of them or for none (the cap error says which cap). Close it when the stream ends.
+   */
+  stream(client: string, targets: readonly WatchTarget[]): ListenWatches {
+    if (this.closed) {
+      throw new ScoutError("aborted", "Scout is shutting down", { hint: "Listen again once it is back" });
+    }
+    const unique = [...new Map(targets.map((t) => [t.uri, t])).values()];
+    this.check(client, unique.length);
+    if (unique.length > 0) this.hub.acquire(client, unique.length, LISTEN_FREE);
+    for (const t of unique) this.retain(t);
+    const s = new ListenWatches(
+      this,
+      client,
+      unique.map((t) => t.uri),
+    );
+    this.open.add(s);
+    this.hub.countStream(client, 1);
+    return s;
+  }
+
+  /**
+   * Throws the cap error that stream(client, n URIs) would throw now: checked before the URIs are
+   * admitted, so a listen for more than the caps allow costs no SFTP round trip.
+   */
+  check(client: string, n: number): void {
+    this.hub.checkStream(client);
+    this.hub.check(client, n, LISTEN_FREE);
+  }
+
+  /** Files polled now (one per distinct URI of the open streams). */
+  get polling(): number {
+    return this.polls.size;
+  }
+
+  private retain(t: WatchTarget): void {
+    const p = this.polls.get(t.uri);
+    if (p) {
+      p.refs++;
+      return;
+    }
+    const ac = new AbortController();
+    this.polls.set(t.uri, { refs: 1, ac });
+    this.hub.start(t.host, t.path, ac.signal, (e) => {
+      if (!ac.signal.aborted) this.publish(t.uri, e);
+    });
+  }
+
+  /** @internal */
+  end(s: ListenWatches): void {
+    if (!this.open.delete(s)) return;
+    this.hub.countStream(s.client, -1);
+    for (const uri of s.uris) {
+      const p = this.polls.get(uri);
+      if (p && --p.refs === 0) {
+        p.ac.abort();
+        this.polls.delete(uri);
+      }
+    }
+    if (s.uris.length > 0) this.hub.release(s.client, s.uris.length);
+  }
+
+  /** Ends every stream's watches (the connection or the server closes). */
+  close(): void {
+    this.closed = true;
+    for (const s of [...this.open]) s.close();
+    this.hub.forget(this);
+  }
+}
+
+/** One listen stream's watches; close() gives its slots back and stops polls nobody else needs. */
+export class ListenWatches {
+  constructor(
+    private readonly group: SharedWatches,
+    readonly client: string,
+    readonly uris: readonly string[],
+  ) {}
+
+  close(): void {
+    this.group.end(this);
+  }
+}
+
 /** What a `notifications/resources/updated` carries besides the URI (in `_meta`). */
 export function eventMeta(e: WatchEvent): Record<string, unknown> {
   switch (e.kind) {
@@ -156,20 +335,41 @@ export function eventMeta(e: WatchEvent): Record<string, unknown> {
   }
 }
 
-export interface SubscriptionDeps {
-  mcp: McpServer;
+export interface AdmitDeps {
   catalog: Pick<ResourceCatalog, "fileTarget">;
   pipeline: CallPipeline;
-  session: CallSession;
   engine: Pick<ScoutEngine, "fleet">;
+}
+
+/**
+ * Whether `session` may watch `uri`: admitted like a resource read (rate limit, path policy,
+ * audit), with one stat that must reach the host (a file that does not exist yet is fine: its
+ * creation is reported). Throws a ScoutError saying why not.
+ */
+export async function admitWatch(
+  d: AdmitDeps,
+  uri: string,
+  session: CallSession,
+  signal: AbortSignal,
+): Promise<WatchTarget> {
+  const target = d.catalog.fileTarget(uri);
+  await d.pipeline.resource({ uri, host: target.host, target: () => target }, session, signal, (s) =>
+    statPath(d.engine.fleet.host(target.host), target.path, s).catch((e: unknown) => {
+      if (!isScoutError(e, "not-found")) throw e;
+    }),
+  );
+  return { uri, ...target };
+}
+
+export interface SubscriptionDeps extends AdmitDeps {
+  mcp: McpServer;
+  session: CallSession;
   hub: WatchHub;
 }
 
 /**
- * resources/subscribe and resources/unsubscribe for one session. A subscription is admitted like a
- * resource read (rate limit, path policy, audit) and starts with one stat that must reach the host
- * (a file that does not exist yet is fine: its creation is reported). Returns the session's
- * watches, to be closed with the session.
+ * resources/subscribe and resources/unsubscribe for one 2025-era session, each subscription
+ * admitted by admitWatch. Returns the session's watches, to be closed with the session.
  */
 export function installSubscriptions(d: SubscriptionDeps): SessionWatches {
   const watches = d.hub.session(d.session.client, (uri, e) => {
@@ -183,16 +383,7 @@ export function installSubscriptions(d: SubscriptionDeps): SessionWatches {
   server.setRequestHandler("resources/subscribe", async (req, ctx) => {
     const uri = req.params.uri;
     try {
-      const target = d.catalog.fileTarget(uri);
-      await d.pipeline.resource(
-        { uri, host: target.host, target: () => target },
-        d.session,
-        ctx.mcpReq.signal,
-        (signal) =>
-          statPath(d.engine.fleet.host(target.host), target.path, signal).catch((e: unknown) => {
-            if (!isScoutError(e, "not-found")) throw e;
-          }),
-      );
+      const target = await admitWatch(d, uri, d.session, ctx.mcpReq.signal);
       watches.subscribe(uri, target);
       return {};
     } catch (e) {
