@@ -17,6 +17,7 @@ import type { ScoutEngine } from "./mcp/mode.js";
 import { WatchHub, eventMeta } from "./mcp/watches.js";
 import { asListenRequest, openListen } from "./mcp/listen.js";
 import { createMcpServer, type Era } from "./mcp/server.js";
+import { TaskHub } from "./mcp/tasks.js";
 import {
   createMcpHandler,
   type AuthInfo,
@@ -170,6 +171,8 @@ export async function startScout(
     metrics,
     ...(audit ? { audit } : {}),
   });
+  // MCP tasks: job tasks live on the hosts; in-process ones (transfers, reads) in this one hub.
+  const tasks = new TaskHub({ pipeline, settings });
   const serveMetrics = async (_req: IncomingMessage, res: ServerResponse) => {
     const known = new Set(app.registry.list().map((h) => h.alias));
     metrics.setHostStatus(
@@ -278,6 +281,7 @@ export async function startScout(
         transport: "stdio",
         client: "stdio",
         pipeline,
+        tasks,
         readOnly: settings.readOnly,
         era,
         watches: watchHub,
@@ -322,6 +326,7 @@ export async function startScout(
           transport: "http",
           client: authInfo?.clientId ?? "unknown",
           pipeline,
+          tasks,
           readOnly: settings.readOnly,
           era: "modern",
           watches: watchHub, // advertises resources.subscribe: the listen router then honors resourceSubscriptions
@@ -386,6 +391,7 @@ export async function startScout(
           transport: "http",
           client: clientOf(req),
           pipeline,
+          tasks,
           readOnly: settings.readOnly,
           watches: watchHub,
         });

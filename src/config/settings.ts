@@ -98,6 +98,11 @@ export interface Settings {
   jobSpoolCap: number;
   /** Milliseconds between a cancel's TERM and its KILL. */
   jobCancelGraceMs: number;
+  /**
+   * Milliseconds a command started as a job is waited for before the call answers with its handle
+   * (or a task); 0: commands run in the foreground (SCOUT_JOB_AFTER).
+   */
+  jobAfterMs: number;
   /** Resource subscriptions (file watches) the whole server runs at most. */
   maxWatches: number;
   /** Resource subscriptions one client (API key or address) holds at most. */
@@ -639,6 +644,14 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     description: "Seconds a cancelled job's process group gets between TERM and KILL",
     defaultText: "5",
     parse: positiveNumber(5, { scale: 1000 }),
+  },
+  {
+    key: "jobAfterMs",
+    env: "SCOUT_JOB_AFTER",
+    description:
+      "Seconds: start every query as a background job and answer inline if it ends within this, else with its handle (a task for task-capable clients); 0 = off",
+    defaultText: "0",
+    parse: positiveNumber(0, { scale: 1000, allowZero: true }),
   },
   {
     key: "maxWatches",

@@ -20,6 +20,9 @@ export interface AuditRecord {
   /** Job calls: the job's handle `host/id` and the action (start, status, output, wait, cancel, list). */
   job?: string;
   jobAction?: string;
+  /** MCP task operations: the task id and what was asked (create, get, result, cancel). */
+  task?: string;
+  taskOp?: string;
   bytes: number;
   durationMs: number;
   outcome: "ok" | "error" | "rejected";

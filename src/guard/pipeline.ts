@@ -15,6 +15,7 @@ import {
   type CallSession,
   type Refusal,
   type ResourceRead,
+  type TaskAudit,
   type ToolOutcome,
 } from "../mcp/calls.js";
 import type { Grant, Plan, ScoutEngine, ScoutMode, SudoPassword } from "../mcp/mode.js";
@@ -98,6 +99,20 @@ export class Pipeline implements CallPipeline {
     fn: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     return this.tracked(signal, (s) => this.runResource(read, session, s, fn));
+  }
+
+  taskEvent(session: CallSession, e: TaskAudit): void {
+    this.options.log.info({ client: session.client, ...e }, "task operation");
+    this.record({
+      client: session.client,
+      mode: "task",
+      task: e.task,
+      taskOp: e.taskOp,
+      bytes: 0,
+      durationMs: 0,
+      outcome: e.outcome,
+      ...(e.error !== undefined ? { error: e.error.slice(0, 500) } : {}),
+    });
   }
 
   // ---- admit -----------------------------------------------------------------------------------
@@ -227,6 +242,7 @@ export class Pipeline implements CallPipeline {
         } catch (e) {
           return this.failedOutcome(mode, args, e, signal);
         }
+        session.onAuthorized?.();
         deadline = deadlineSignal(
           settings.requestTimeoutMs,
           `request timed out after ${timeoutS} s (SCOUT_REQUEST_TIMEOUT); everything it started was stopped`,
@@ -256,7 +272,7 @@ export class Pipeline implements CallPipeline {
     }
     const timedOut = deadline !== undefined && deadline.signal.aborted && !signal.aborted;
     if (timedOut) m?.rejected.inc({ reason: "timeout" });
-    this.accountTool(outcome, session.client, performance.now() - started);
+    this.accountTool(outcome, session, performance.now() - started);
     return outcome;
   }
 
@@ -277,7 +293,8 @@ export class Pipeline implements CallPipeline {
     return { kind: "refused", reason: r.reason, mode, error: r.error, audit: {} };
   }
 
-  private accountTool(outcome: ToolOutcome, client: string, durationMs: number): void {
+  private accountTool(outcome: ToolOutcome, session: CallSession, durationMs: number): void {
+    const client = session.client;
     const m = this.options.metrics;
     if (outcome.kind === "input_required") return;
     const ok = outcome.kind === "done";
@@ -311,6 +328,7 @@ export class Pipeline implements CallPipeline {
       ...(fields.exitCode !== undefined ? { exitCode: fields.exitCode } : {}),
       ...(fields.job !== undefined ? { job: fields.job } : {}),
       ...(fields.jobAction !== undefined ? { jobAction: fields.jobAction } : {}),
+      ...(session.task ? { task: session.task.id, taskOp: session.task.op } : {}),
       bytes,
       durationMs: Math.round(durationMs),
       outcome: ok ? "ok" : "error",

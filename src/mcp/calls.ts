@@ -27,6 +27,18 @@ export interface CallSession {
   ask?: (question: string, signal: AbortSignal) => Promise<ConfirmAnswer>;
   /** Progress notifications for this call, when the client asked for them. */
   progress?: (done: number, total: number | undefined, message: string) => void;
+  /** The MCP task this call serves (its id and operation: create, get, result, cancel), for the audit. */
+  task?: { id: string; op: string };
+  /** Called once the call is authorized and about to run (a task is handed off from there). */
+  onAuthorized?: () => void;
+}
+
+/** A task operation that touches no host (in-process tasks), as the audit records it. */
+export interface TaskAudit {
+  task: string;
+  taskOp: string;
+  outcome: "ok" | "error";
+  error?: string;
 }
 
 /** Why the pipeline refused a call without running it. */
@@ -56,6 +68,8 @@ export interface ResourceRead {
 
 export interface CallPipeline {
   tool(args: ScoutArgs, session: CallSession, signal: AbortSignal): Promise<ToolOutcome>;
+  /** Records a task operation that did not go through `tool` (the audit log's `task` records). */
+  taskEvent(session: CallSession, e: TaskAudit): void;
   resource<T>(
     read: ResourceRead,
     session: CallSession,

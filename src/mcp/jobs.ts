@@ -20,9 +20,10 @@ import {
 } from "../ops/jobs/jobs.js";
 import type { Limits } from "../ops/limits.js";
 import type { HostAccess } from "../ssh/types.js";
+import { formatCommandResult } from "./format.js";
 import { LiveOutput } from "./live-output.js";
 
-export type JobAction = "status" | "output" | "wait" | "cancel" | "list";
+export type JobAction = "status" | "output" | "wait" | "cancel" | "result" | "list";
 
 /** What a job call needs from the engine (a narrow view, so either tool structure can supply it). */
 export interface JobDeps {
@@ -32,7 +33,13 @@ export interface JobDeps {
   limits: Limits;
   settings: Pick<
     Settings,
-    "jobRetentionS" | "jobSpoolCap" | "jobCancelGraceMs" | "requestTimeoutMs" | "readOnly" | "hostGroups"
+    | "jobRetentionS"
+    | "jobSpoolCap"
+    | "jobCancelGraceMs"
+    | "requestTimeoutMs"
+    | "readOnly"
+    | "hostGroups"
+    | "jobAfterMs"
   >;
   signal: AbortSignal;
   /** Progress reporter when the client sent a progress token (live output of a followed job). */
@@ -41,6 +48,8 @@ export interface JobDeps {
 
 export interface JobAnswer {
   action: JobAction | "start";
+  /** The one job this answer is about, as just read (tasks map its state). */
+  info?: JobInfo;
   text: string;
   structured: Record<string, unknown>;
   host?: string;
@@ -92,6 +101,12 @@ export function parseJobRequest(args: JobArgs): JobRequest {
     throw new ScoutError(
       "invalid-input",
       `wait applies to job_action 'wait' or 'output' (follow), not '${action}'`,
+    );
+  }
+  if (args.wait !== undefined && action === "result") {
+    throw new ScoutError(
+      "invalid-input",
+      "job_action='result' answers at once; wait first with job_action='wait', wait=N",
     );
   }
   if (
@@ -224,6 +239,7 @@ export async function startJobCall(deps: JobDeps, r: StartRequest): Promise<JobA
     path: r.path,
     command: r.command,
     job: j.handle,
+    info: j,
   };
 }
 
@@ -270,6 +286,8 @@ export async function runJobRequest(deps: JobDeps, req: JobRequest): Promise<Job
     }
     case "output":
       return req.waitS !== undefined ? followCall(deps, host, req, base) : outputCall(deps, host, req, base);
+    case "result":
+      return resultCall(deps, host, req, base);
   }
 }
 
@@ -287,6 +305,7 @@ function answer(
     ...base,
     command: j.command,
     exitCode: j.exitCode,
+    info: j,
   };
 }
 
@@ -399,5 +418,173 @@ async function listCall(deps: JobDeps, pattern: string): Promise<JobAnswer> {
       ),
     },
     ...(hosts.length === 1 ? { host: hosts[0]! } : {}),
+  };
+}
+
+// ---- a job's answer as the foreground command's ------------------------------------------------
+
+const ended = (j: JobInfo) => j.state !== "running" && j.state !== "starting";
+
+/** What a finished job's command would have answered in the foreground. */
+export interface CommandLike {
+  text: string;
+  structured: Record<string, unknown>;
+  exitCode: number | null;
+  /** The output is cut (maxOutputSize): the rest stays readable through the job. */
+  truncated: boolean;
+}
+
+/**
+ * Formats an ended job like the foreground command: its output (stdout and stderr interleaved, as
+ * the spool keeps them) and the same exit markers. A lost job is an error: nobody knows how it ended.
+ */
+export function jobAsCommand(
+  j: JobInfo,
+  output: { text: string; truncated: boolean },
+  where: { host: string; path: string },
+  limits: Limits,
+): CommandLike {
+  if (j.state === "lost") {
+    throw new ScoutError("io", `Job ${j.handle} was lost: ${LOST_NOTE}`, {
+      hint: `Its output so far: scout(job="${j.handle}", job_action="output")`,
+    });
+  }
+  // The shell reports a signal as 128+N; the foreground answer says "killed by signal" instead.
+  const bySignal = j.state === "killed" || j.state === "cancelled";
+  const exitCode = bySignal && j.signal ? null : j.exitCode;
+  const signal = bySignal ? (j.signal ?? "KILL") : null;
+  const durationMs = (j.endedAt?.getTime() ?? Date.now()) - j.startedAt.getTime();
+  let text = formatCommandResult({
+    stdout: output.text,
+    stderr: "",
+    exitCode,
+    signal,
+    timedOut: false,
+    stdoutTruncated: output.truncated,
+    stderrTruncated: false,
+    timeoutMs: limits.commandTimeoutMs,
+    maxOutputSize: limits.maxOutputSize,
+  });
+  if (j.state === "cancelled") text += `\n[cancelled (${j.signal ?? "TERM"})]`;
+  if (output.truncated) {
+    text += `\n[the whole output stays in job ${j.handle}: scout(job="${j.handle}", job_action="output", offset=${limits.maxOutputSize})]`;
+  }
+  return {
+    text,
+    exitCode,
+    truncated: output.truncated,
+    structured: {
+      mode: "command",
+      host: where.host,
+      path: where.path,
+      ...(j.sudo ? { sudo: true } : {}),
+      exitCode,
+      signal,
+      timedOut: false,
+      stdoutTruncated: output.truncated,
+      stderrTruncated: false,
+      durationMs: Math.max(0, Math.round(durationMs)),
+    },
+  };
+}
+
+/** `job_action="result"`: an ended job answered as its command would have been; else its status. */
+async function resultCall(
+  deps: JobDeps,
+  host: HostAccess,
+  req: OneJobRequest,
+  base: { host: string; job: string },
+): Promise<JobAnswer> {
+  const j = await jobStatus(host, req.id, deps.limits, { signal: deps.signal });
+  if (!ended(j)) {
+    const a = answer("status", `Still running.\n${formatJobStatus(j)}`, j, base);
+    return { ...a, action: "result" };
+  }
+  const out = await readJobOutput(host, req.id, deps.limits, {
+    signal: deps.signal,
+    offset: 0,
+    length: deps.limits.maxOutputSize,
+  });
+  const r = jobAsCommand(
+    j,
+    { text: out.content, truncated: out.size > out.bytesRead },
+    { host: j.host, path: j.cwd },
+    deps.limits,
+  );
+  return {
+    action: "result",
+    text: r.text,
+    structured: r.structured,
+    ...base,
+    command: j.command,
+    exitCode: r.exitCode,
+    info: j,
+  };
+}
+
+export interface CommandAsJob extends StartRequest {
+  /** How long to wait for it before answering with its handle. */
+  afterMs: number;
+}
+
+/**
+ * SCOUT_JOB_AFTER: the command starts as a durable job; if it ends within `afterMs` the answer is
+ * the foreground command's (and the job is removed from the host), else the job's handle (which a
+ * task-capable client gets as a task). Live output flows while it is waited for.
+ */
+export async function commandAsJob(deps: JobDeps, r: CommandAsJob): Promise<JobAnswer> {
+  const started = await startJobCall(deps, r);
+  const handle = started.job!;
+  const { host: alias, id } = parseJobHandle(handle);
+  const host = deps.host(alias);
+  const report = deps.progress;
+  const live = report ? new LiveOutput({ send: (n, message) => report(n, undefined, message) }) : undefined;
+  let f;
+  try {
+    f = await followJob(host, id, deps.limits, {
+      fromOffset: 0,
+      maxMs: boundedWaitMs(deps, r.afterMs / 1000),
+      signal: deps.signal,
+      removeEnded: true,
+      ...(live ? { onChunk: (t: string) => live.push(t) } : {}),
+    });
+  } finally {
+    live?.close();
+  }
+  const j = f.job;
+  if (!ended(j)) {
+    const waited = formatDuration(r.afterMs);
+    const text = [
+      `Still running after ${waited}: it continues as job ${j.handle}${j.pid !== undefined ? ` (pid ${j.pid})` : ""} on ${alias} in ${r.path}${r.sudo ? " as root (sudo)" : ""}.`,
+      `Output so far: ${f.nextOffset} bytes. Follow: scout(job="${j.handle}", job_action="output", offset=${f.nextOffset}, wait=30); its answer when done: job_action="result"; cancel: job_action="cancel".`,
+    ].join("\n");
+    return {
+      action: "start",
+      text,
+      structured: { mode: "job", action: "start", job: jobStructured(j) },
+      host: r.host,
+      path: r.path,
+      command: r.command,
+      job: j.handle,
+      info: j,
+    };
+  }
+  const c = jobAsCommand(
+    j,
+    { text: f.text, truncated: f.truncated },
+    { host: r.host, path: r.path },
+    deps.limits,
+  );
+  return {
+    action: "result",
+    text: c.text,
+    structured: c.structured,
+    host: r.host,
+    path: r.path,
+    command: r.command,
+    exitCode: c.exitCode,
+    // The audit names the job it ran as (removed from the host unless the answer was cut).
+    job: j.handle,
+    info: j,
   };
 }

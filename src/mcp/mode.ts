@@ -8,6 +8,7 @@ import type { z } from "zod";
 import type { Settings } from "../config/settings.js";
 import type { HostRegistry } from "../config/registry.js";
 import type { ScoutError } from "../errors.js";
+import type { JobInfo } from "../ops/jobs/jobs.js";
 import type { Limits } from "../ops/limits.js";
 import type { HostStatusCache } from "../ops/status.js";
 import type { Fleet } from "../ssh/fleet.js";
@@ -106,6 +107,11 @@ export interface ModeResult {
   /** Job calls: the handle `host/id` and what was done with it (start, status, cancel…). */
   job?: string;
   jobAction?: string;
+  /**
+   * The one job the answer is about, as just read: a command that outlived SCOUT_JOB_AFTER goes
+   * on as this job (a task-capable client gets a task); task polls map its state. Not sent.
+   */
+  jobInfo?: JobInfo;
 }
 
 export interface ModeSpec<P extends Plan = Plan, D = unknown> {

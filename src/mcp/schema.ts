@@ -38,8 +38,10 @@ export const scoutInputShape = {
   beam_target: z.string().optional().describe("'host:/path' to copy to (with beam_source)"),
   background: z
     .boolean()
-    .default(false)
-    .describe("With query: start it as a job on the host (survives Scout and timeouts); answers a handle"),
+    .optional()
+    .describe(
+      "With query: true starts it as a job on the host (survives Scout and timeouts) and answers a handle; false always runs it in the foreground (even with SCOUT_JOB_AFTER)",
+    ),
   job: z
     .string()
     .optional()
@@ -47,10 +49,10 @@ export const scoutInputShape = {
       "A job handle 'host/id' (see job_action), or a host or pattern ('web*', '@group', '*') to list jobs",
     ),
   job_action: z
-    .enum(["status", "output", "wait", "cancel"])
+    .enum(["status", "output", "wait", "cancel", "result"])
     .optional()
     .describe(
-      "With job='host/id': status (default), output (tail/offset/length; wait=N follows), wait, cancel",
+      "With job='host/id': status (default), output (tail/offset/length; wait=N follows), wait, cancel, result (an ended job answered as its command would have been)",
     ),
   wait: z
     .number()

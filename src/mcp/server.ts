@@ -6,11 +6,11 @@
  */
 import {
   CLIENT_CAPABILITIES_META_KEY,
-  isInputRequiredResult,
   McpServer,
   ProtocolError,
   ProtocolErrorCode,
   type CallToolResult,
+  type InputRequiredResult,
   type ServerContext,
   type Tool,
 } from "@modelcontextprotocol/server";
@@ -24,7 +24,15 @@ import type { ScoutEngine } from "./mode.js";
 import { ResourceCatalog } from "./resources.js";
 import { installSubscriptions, type SessionWatches, type WatchHub } from "./watches.js";
 import { SCOUT_DESCRIPTION, scoutInputSchema } from "./schema.js";
-import { scoutOutputSchema } from "./scout-tool.js";
+import { modeOf, scoutOutputSchema } from "./scout-tool.js";
+import {
+  installTaskMethods,
+  legacyCreateTaskResult,
+  modernCreateTaskResult,
+  declaresTasks,
+  TASKS_EXTENSION,
+  type TaskHub,
+} from "./tasks.js";
 
 /** "legacy": a 2025-era session (initialize); "modern": one stateless 2026-07-28 request. */
 export type Era = "legacy" | "modern";
@@ -37,7 +45,20 @@ export interface SessionOptions {
   /** Watched files (resources/subscribe, or listen's resourceSubscriptions); absent: not offered. */
   watches?: WatchHub;
   era?: Era;
+  /** MCP tasks (both eras); absent: the server does not offer them. */
+  tasks?: TaskHub;
 }
+
+/** Whether a tools/call is, or may become, a task: see callScout. */
+type TaskRequest = "asked" | "offered" | "none";
+
+/** 2025-11-25: `params.task` ({ ttl? }) asks for a task (the SDK's own guard accepts any params). */
+function asksForTask(params: unknown): boolean {
+  const task = (params as { task?: unknown } | null)?.task;
+  return task !== null && typeof task === "object" && !Array.isArray(task);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** How long clients may cache the lists (2026-07-28 `ttlMs`): they change with the ssh config. */
 const LIST_TTL_MS = 60_000;
@@ -56,11 +77,14 @@ export function describeInvalidArguments(error: z.ZodError): string {
   return `Invalid arguments: ${parts.join("; ")}${more}. See the scout tool's input schema for each parameter's type`;
 }
 
-/** 2026-07-28: whether this request's client declared elicitation (it rides in the envelope). */
-function clientCanElicit(ctx: ServerContext): boolean {
+/** 2026-07-28: the client capabilities this request declared (they ride in the envelope). */
+function requestCapabilities(ctx: ServerContext): Record<string, unknown> | undefined {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  const caps = envelope?.[CLIENT_CAPABILITIES_META_KEY] as { elicitation?: unknown } | undefined;
-  return caps?.elicitation !== undefined;
+  return envelope?.[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown> | undefined;
+}
+
+function clientCanElicit(ctx: ServerContext): boolean {
+  return requestCapabilities(ctx)?.elicitation !== undefined;
 }
 
 /** A typed outcome as the tool result a client reads. */
@@ -137,6 +161,12 @@ export function createMcpServer(
         resources: { listChanged: true },
         // Logging (logging/setLevel) is gone from 2026-07-28; 2025 sessions keep it.
         ...(era === "legacy" ? { logging: {} } : {}),
+        // Tasks: 2025-11-25's experimental capability, or 2026-07-28's extension (never both).
+        ...(options.tasks
+          ? era === "legacy"
+            ? { tasks: { cancel: {}, requests: { tools: { call: {} } } } }
+            : { extensions: { [TASKS_EXTENSION]: {} } }
+          : {}),
       },
       // A retried call's requestState must be one we signed (and not expired): else -32602.
       requestState: {
@@ -154,7 +184,8 @@ export function createMcpServer(
   const session: CallSession = { transport: options.transport, client: options.client };
   const stateCodec = confirmStateCodec(engine.settings.requestStateKey, engine.settings.confirmTimeoutMs);
 
-  const callScout = async (args: z.infer<typeof scoutInputSchema>, ctx: ServerContext) => {
+  /** The call's session: how to ask the user and report progress, in this request's era. */
+  const callSession = (ctx: ServerContext): CallSession => {
     const progressToken = ctx.mcpReq._meta?.progressToken;
     const modern = ctx.mcpReq.envelope !== undefined;
     const call: CallSession = { ...session };
@@ -176,12 +207,114 @@ export function createMcpServer(
           .catch(() => {});
       };
     }
-    const outcome = await options.pipeline.tool(args, call, ctx.mcpReq.signal);
-    if (outcome.kind === "input_required") return askThroughMrtr(stateCodec, outcome.question);
-    return toolResult(outcome);
+    return call;
+  };
+  /** A finished call as the result a client reads: fitted into one message. */
+  const finish = (outcome: Exclude<ToolOutcome, { kind: "input_required" }>): CallToolResult => {
+    const result = toolResult(outcome);
+    return fitToolResult(result, engine.settings.maxMessageSize, readOnHint(result));
+  };
+  const answer = async (outcome: ToolOutcome): Promise<CallToolResult | InputRequiredResult> =>
+    outcome.kind === "input_required" ? askThroughMrtr(stateCodec, outcome.question) : finish(outcome);
+
+  const callScout = async (
+    args: z.infer<typeof scoutInputSchema>,
+    ctx: ServerContext,
+    task: TaskRequest,
+  ): Promise<CallToolResult | InputRequiredResult> => {
+    const call = callSession(ctx);
+    const hub = options.tasks;
+    if (hub && task === "asked") return legacyTaskCall(hub, args, call, ctx);
+    if (hub && task === "offered") return offerTask(hub, args, call, ctx);
+    return answer(await options.pipeline.tool(args, call, ctx.mcpReq.signal));
   };
 
-  mcp.server.setRequestHandler("tools/list", () => ({ tools: [scoutTool(options.readOnly ?? false)] }));
+  /**
+   * 2025-11-25, the client asked for a task: a command starts as a durable job (authorized as
+   * one) and its task is the job; any other call runs in this process once authorized. A call
+   * refused before it ran is a task that has already ended with that answer.
+   */
+  const legacyTaskCall = async (
+    hub: TaskHub,
+    args: z.infer<typeof scoutInputSchema>,
+    session: CallSession,
+    ctx: ServerContext,
+  ): Promise<CallToolResult> => {
+    const { progress: _progress, ...call } = session; // no progress on a task's own stream
+    const asJob = modeOf(args) === "command";
+    const started = asJob
+      ? await options.pipeline.tool({ ...args, background: true }, call, ctx.mcpReq.signal)
+      : undefined;
+    if (started?.kind === "done" && started.result.jobInfo) {
+      return legacyCreateTaskResult(hub.jobTask(started.result.jobInfo, call));
+    }
+    const run = hub.startLocal(
+      (signal, onAuthorized) =>
+        started ? Promise.resolve(started) : options.pipeline.tool(args, { ...call, onAuthorized }, signal),
+      finish,
+      ctx.mcpReq.signal,
+    );
+    await Promise.race([run.authorized, run.outcome]);
+    run.detach();
+    hub.created(run.id, call);
+    return legacyCreateTaskResult(run.view("legacy"));
+  };
+
+  /**
+   * 2026-07-28, the client declared the tasks extension: Scout decides. A command that outlives
+   * SCOUT_JOB_AFTER goes on as its job, answered as that job's task; any other call (but job
+   * calls) that outlives it, as an in-process task. Quicker calls answer inline as always.
+   */
+  const offerTask = async (
+    hub: TaskHub,
+    args: z.infer<typeof scoutInputSchema>,
+    call: CallSession,
+    ctx: ServerContext,
+  ): Promise<CallToolResult | InputRequiredResult> => {
+    const afterMs = engine.settings.jobAfterMs;
+    const mode = modeOf(args);
+    if (mode === "command" || mode === "job" || afterMs <= 0) {
+      const outcome = await options.pipeline.tool(args, call, ctx.mcpReq.signal);
+      const j =
+        outcome.kind === "done" && outcome.result.mode === "command" ? outcome.result.jobInfo : undefined;
+      if (j && (j.state === "running" || j.state === "starting")) {
+        return modernCreateTaskResult(hub.jobTask(j, call));
+      }
+      return answer(outcome);
+    }
+    let handedOff = false;
+    const gated: CallSession = {
+      ...call,
+      // Progress belongs to the request's stream: none once the call became a task.
+      ...(call.progress ? { progress: (d, t, m) => (handedOff ? undefined : call.progress?.(d, t, m)) } : {}),
+    };
+    const run = hub.startLocal(
+      (signal, onAuthorized) => options.pipeline.tool(args, { ...gated, onAuthorized }, signal),
+      finish,
+      ctx.mcpReq.signal,
+    );
+    const ended = (o: ToolOutcome | Error) => ({ o });
+    const first = await Promise.race([run.authorized.then(() => undefined), run.outcome.then(ended)]);
+    const last =
+      first ?? (await Promise.race([sleep(afterMs).then(() => undefined), run.outcome.then(ended)]));
+    if (last) {
+      run.drop();
+      if (last.o instanceof Error) throw last.o;
+      return answer(last.o);
+    }
+    handedOff = true;
+    run.detach();
+    hub.created(run.id, call);
+    return modernCreateTaskResult(run.view("modern"));
+  };
+
+  mcp.server.setRequestHandler("tools/list", () => {
+    const tool = scoutTool(options.readOnly ?? false);
+    // 2025-11-25 tasks: a client may ask for any scout call as a task.
+    return {
+      tools: [options.tasks && era === "legacy" ? { ...tool, execution: { taskSupport: "optional" } } : tool],
+    };
+  });
   // Validating here rather than in the SDK gives the same `Error: …` answers as everything else.
   mcp.server.setRequestHandler("tools/call", async (request, ctx) => {
     if (request.params.name !== "scout") {
@@ -193,11 +326,20 @@ export function createMcpServer(
     }
     const parsed = scoutInputSchema.safeParse(request.params.arguments ?? {});
     if (!parsed.success) return toolError(describeInvalidArguments(parsed.error));
-    // Last step: the encoded answer fits one message that every mainstream client accepts.
-    const result = await callScout(parsed.data, ctx);
-    if (isInputRequiredResult(result)) return result; // a question: nothing to fit
-    return fitToolResult(result, engine.settings.maxMessageSize, readOnHint(result));
+    // Tasks: a 2025 client asks per call (`task`); a 2026-07-28 client that declared the
+    // extension on this request may get one (a 2026 client's `task` field means nothing).
+    const task: TaskRequest =
+      era === "legacy"
+        ? asksForTask(request.params)
+          ? "asked"
+          : "none"
+        : declaresTasks(requestCapabilities(ctx))
+          ? "offered"
+          : "none";
+    return callScout(parsed.data, ctx, task);
   });
+  if (options.tasks)
+    installTaskMethods(mcp, options.tasks, { era, session, capabilities: requestCapabilities });
 
   const catalog = new ResourceCatalog(mcp, engine, options.pipeline, session);
   catalog.install();

@@ -37,7 +37,7 @@ const jobShape = z.object({
   droppedBytes: z.number().optional(),
 });
 
-function deps(ctx: RunContext): JobDeps {
+export function jobDeps(ctx: RunContext): JobDeps {
   const { engine } = ctx;
   return {
     host: (alias) => engine.fleet.host(alias),
@@ -54,7 +54,7 @@ export const jobMode = defineMode<JobPlan, JobAnswer>({
   params: ["target", "query", "sudo", "background", "job", "job_action", "wait", "tail", "offset", "length"],
   output: z.object({
     mode: z.literal("job"),
-    action: z.enum(["start", "status", "output", "wait", "cancel", "list"]),
+    action: z.enum(["start", "status", "output", "wait", "cancel", "result", "list"]),
     job: jobShape.optional(),
     outcome: z.enum(["terminated", "killed", "already-ended", "lost"]).optional(),
     output: z
@@ -114,13 +114,14 @@ export const jobMode = defineMode<JobPlan, JobAnswer>({
   run(p, ctx) {
     if ("start" in p) {
       const sudo = p.sudo ? ctx.grant.sudo(p.start.host) : undefined;
-      return startJobCall(deps(ctx), { ...p.start, ...(sudo ? { sudo } : {}) });
+      return startJobCall(jobDeps(ctx), { ...p.start, ...(sudo ? { sudo } : {}) });
     }
-    return runJobRequest(deps(ctx), p.request);
+    return runJobRequest(jobDeps(ctx), p.request);
   },
   format(a, p) {
     return {
       mode: "job",
+      ...(a.info ? { jobInfo: a.info } : {}),
       text: a.text,
       structured: a.structured,
       ...(a.host !== undefined ? { host: a.host } : {}),

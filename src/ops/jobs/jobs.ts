@@ -332,16 +332,19 @@ function noSuchJob(host: HostAccess, id: string): ScoutError {
   });
 }
 
-/** One job's state, read from the host. */
+/**
+ * One job's state, read from the host. `removeEnded`: a job that has ended is removed in the same
+ * exec (its answer was delivered in full; SCOUT_JOB_AFTER's inline answers).
+ */
 export async function jobStatus(
   host: HostAccess,
   id: string,
   limits: Limits,
-  o: JobOptions = {},
+  o: JobOptions & { removeEnded?: boolean } = {},
 ): Promise<JobInfo> {
   const out = await script(
     host,
-    listScript({ id, retentionS: 0, fullCommand: true }),
+    listScript({ id, retentionS: 0, fullCommand: true, ...(o.removeEnded ? { removeEnded: true } : {}) }),
     limits,
     `reading job ${jobHandle(host.config.alias, id)}`,
     o,
@@ -439,6 +442,8 @@ export interface FollowOptions extends JobOptions {
   maxMs: number;
   /** Each new piece of output as it arrives (live output). */
   onChunk?: (text: string) => void;
+  /** Remove the job from its host if it ended while followed (all its output was read). */
+  removeEnded?: boolean;
 }
 
 export interface FollowResult {
@@ -464,6 +469,7 @@ export async function followJob(
   let start: number | undefined;
   let text = "";
   let truncated = false;
+  let ended = false;
   let interval = POLL_MIN_MS;
   for (;;) {
     let p;
@@ -490,10 +496,15 @@ export async function followJob(
       interval = Math.min(POLL_MAX_MS, Math.round(interval * 1.5));
     }
     const left = until - performance.now();
+    // The runner writes the status after the writer has flushed the spool: ended means all read.
+    ended = p.ended;
     if (p.ended || left <= 0) break;
     await sleep(Math.min(interval, left), o.signal);
   }
-  const job = await jobStatus(host, id, limits, o);
+  const job = await jobStatus(host, id, limits, {
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.removeEnded && ended && !truncated ? { removeEnded: true } : {}),
+  });
   return { text, truncated, fromOffset: start ?? 0, nextOffset: offset ?? 0, job };
 }
 

@@ -210,6 +210,8 @@ export interface ListScriptOptions {
   retentionS: number;
   /** Print the whole command (one job) rather than its first line (listings). */
   fullCommand?: boolean;
+  /** One job: remove its directory after printing, if it has ended (its answer was delivered). */
+  removeEnded?: boolean;
 }
 
 /** The small files a listing prints, `<id>/<file>:<line>` each (grep -H). */
@@ -243,7 +245,10 @@ export function listScript(o: ListScriptOptions): string {
     `printf '${RS}SIZES\\n'`,
     `wc -c ${glob}/output 2>/dev/null`,
     `printf '${RS}NOW %s\\n' "$now"`,
-  ].join("\n");
+    one && o.removeEnded ? `[ -f ${glob}/status ] && rm -rf -- ${glob}` : ``,
+  ]
+    .filter((l) => l !== "")
+    .join("\n");
 }
 
 /**
