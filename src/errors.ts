@@ -23,6 +23,8 @@ export type ScoutErrorCode =
   | "permission-denied"
   | "not-a-file"
   | "not-a-directory"
+  /** A binary file where text was asked for (a resource read). */
+  | "binary"
   | "channel-failed"
   | "io"
   // control

@@ -84,6 +84,8 @@ export interface Settings {
   maxSessionsPerClient: number;
   /** Bytes of one encoded JSON-RPC answer (results are cut to fit, with a marker). */
   maxMessageSize: number;
+  /** resource_link blocks (scout:// URIs) per listing or find answer; 0: none. */
+  maxResourceLinks: number;
   /** Ask the user (MCP elicitation) before every command and upload; fail closed. */
   confirmCommands: boolean;
   /** How long a confirmation question waits for its human (ms); the call's deadline starts after. */
@@ -504,7 +506,8 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   {
     key: "maxQueuedRequests",
     env: "SCOUT_MAX_QUEUED_REQUESTS",
-    description: "Calls allowed to wait; past that a call gets 'Error: server busy' at once",
+    description:
+      "Calls allowed to wait for a slot (and, apart, calls waiting for their user's confirmation); past that a call gets 'Error: server busy' at once",
     defaultText: "1000",
     parse: positiveNumber(1000, { integer: true, allowZero: true }),
   },
@@ -585,6 +588,14 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
       "Bytes of one encoded answer (JSON-RPC message); longer results are cut with a marker (clients refuse > 1 MiB)",
     defaultText: "1015808",
     parse: positiveNumber(1015808, { integer: true }),
+  },
+  {
+    key: "maxResourceLinks",
+    env: "SCOUT_RESOURCE_LINKS",
+    description:
+      "resource_link blocks (scout:// URIs) added to a directory listing, tree or find answer, after its text (the rest are in the text only); 0: none",
+    defaultText: "20",
+    parse: positiveNumber(20, { integer: true, allowZero: true }),
   },
   {
     key: "confirmCommands",

@@ -73,6 +73,8 @@ export class Pipeline implements CallPipeline {
   /** Shutdown: cancels every call in flight and refuses new ones. */
   private readonly stop = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Calls waiting for their user's answer to a confirmation question (2025-era elicitation). */
+  private confirming = 0;
 
   constructor(private readonly options: PipelineOptions) {
     const s = options.settings;
@@ -140,10 +142,19 @@ export class Pipeline implements CallPipeline {
 
   /** Rate limit and queue; resolves with a release function or throws a Refused. */
   private async admit(client: string, signal: AbortSignal): Promise<() => void> {
+    this.takeRate(client);
+    return this.slot(signal);
+  }
+
+  private takeRate(client: string): void {
     const wait = this.rate.take(client);
     if (wait > 0) {
       throw new Refused("rate", new ScoutError("refused", `rate limit exceeded, retry in ${wait} s`));
     }
+  }
+
+  /** A concurrency slot (queued, bounded); throws a Refused("busy") when the queue is full. */
+  private async slot(signal: AbortSignal): Promise<() => void> {
     const m = this.options.metrics;
     m?.queued.set(this.limiter.waiting + 1);
     try {
@@ -188,10 +199,23 @@ export class Pipeline implements CallPipeline {
     }
     const anyAllowed = plan.targets.length === 0 || refusals.size < plan.targets.length;
     if (plan.confirm !== undefined && settings.confirmCommands && anyAllowed) {
+      // Waiting for a human holds no command slot (this runs before the call takes one), but
+      // waiters are bounded like the queue: past SCOUT_MAX_QUEUED_REQUESTS the call is busy.
+      if (this.confirming >= settings.maxQueuedRequests) {
+        throw new Refused(
+          "busy",
+          new ScoutError("refused", "server busy", {
+            hint: `${this.confirming} calls are waiting for their users' confirmation; retry shortly`,
+          }),
+        );
+      }
+      this.confirming++;
       try {
         await confirmOrRefuse(session, plan.confirm, signal);
       } catch (e) {
         throw asRefusal("confirm", e);
+      } finally {
+        this.confirming--;
       }
     }
     if (plan.sudo) {
@@ -213,16 +237,45 @@ export class Pipeline implements CallPipeline {
   private async runTool(args: ScoutArgs, session: CallSession, signal: AbortSignal): Promise<ToolOutcome> {
     const mode = modeOf(args);
     const started = performance.now();
-    let release: () => void;
+    const { settings, engine } = this.options;
     try {
-      release = await this.admit(session.client, signal);
+      this.takeRate(session.client);
     } catch (e) {
       if (!(e instanceof Refused)) throw e;
       return this.rejected(mode, session.client, e);
     }
+    // Plan and authorize before taking a slot: a call that waits for its user's confirmation
+    // (up to SCOUT_CONFIRM_TIMEOUT) must not hold one of SCOUT_MAX_CONCURRENT_REQUESTS meanwhile.
+    let call: ReturnType<typeof planCall>;
+    let grant: Grant;
+    try {
+      call = planCall(args, {
+        settings: engine.settings,
+        transport: session.transport,
+        aliases: () => engine.registry.list().map((h) => h.alias),
+      });
+      grant = await this.authorize(call.plan, session, signal);
+    } catch (e) {
+      if (e instanceof Refused && e.reason === "busy") return this.rejected(mode, session.client, e);
+      const early = this.failedOutcome(mode, args, e, signal);
+      if (early.kind === "input_required") {
+        this.options.log.info({ client: session.client, mode }, "tool call awaits the user's confirmation");
+      } else {
+        this.accountTool(early, session, performance.now() - started);
+      }
+      return early;
+    }
+    let release: () => void;
+    try {
+      release = await this.slot(signal);
+    } catch (e) {
+      if (e instanceof Refused) return this.rejected(mode, session.client, e);
+      const cancelled = this.failedOutcome(mode, args, e, signal); // cancelled while queued
+      this.accountTool(cancelled, session, performance.now() - started);
+      return cancelled;
+    }
     const m = this.options.metrics;
     m?.inFlight.inc();
-    const { settings, engine } = this.options;
     const timeoutS = settings.requestTimeoutMs / 1000;
     // The deadline covers running, not waiting for a human: it starts after authorization (a
     // confirmation waits up to SCOUT_CONFIRM_TIMEOUT on its own, or is a later MRTR round).
@@ -230,18 +283,6 @@ export class Pipeline implements CallPipeline {
     let outcome: ToolOutcome;
     try {
       outcome = await (async (): Promise<ToolOutcome> => {
-        let call: ReturnType<typeof planCall>;
-        let grant: Grant;
-        try {
-          call = planCall(args, {
-            settings: engine.settings,
-            transport: session.transport,
-            aliases: () => engine.registry.list().map((h) => h.alias),
-          });
-          grant = await this.authorize(call.plan, session, signal);
-        } catch (e) {
-          return this.failedOutcome(mode, args, e, signal);
-        }
         session.onAuthorized?.();
         deadline = deadlineSignal(
           settings.requestTimeoutMs,
@@ -265,10 +306,6 @@ export class Pipeline implements CallPipeline {
       deadline?.dispose();
       release();
       m?.inFlight.dec();
-    }
-    if (outcome.kind === "input_required") {
-      this.options.log.info({ client: session.client, mode }, "tool call awaits the user's confirmation");
-      return outcome;
     }
     const timedOut = deadline !== undefined && deadline.signal.aborted && !signal.aborted;
     if (timedOut) m?.rejected.inc({ reason: "timeout" });

@@ -136,9 +136,23 @@ export function fitToolResult(result: CallToolResult, max: number, hint?: Contin
   // Scout's structuredContent is always an object (2026-07-28 allows any JSON value).
   const structured = result.structuredContent as Record<string, unknown> | undefined;
   const structuredBytes = structured ? jsonBytes(structured) : 0;
+  // Blocks that are not text (resource links) are kept whole, the first ones within an eighth.
+  const others = result.content.length > texts.length ? result.content.filter((c) => c.type !== "text") : [];
+  const otherBytes = others.length > 0 ? jsonBytes(others) : 0;
   // The common case costs one size check: 6 bytes per unit is the worst escaping.
-  if (totalChars * 6 + structuredBytes + 4096 + ENVELOPE_BYTES <= max) return result;
-  const out: CallToolResult = { ...result, content: result.content.map((c) => ({ ...c })) };
+  if (totalChars * 6 + structuredBytes + otherBytes + 4096 + ENVELOPE_BYTES <= max) return result;
+  let content = result.content;
+  if (otherBytes > max / 8) {
+    let room = Math.floor(max / 8);
+    const kept = new Set<object>();
+    for (const c of others) {
+      room -= jsonBytes(c) + 1;
+      if (room < 0) break;
+      kept.add(c);
+    }
+    content = content.filter((c) => c.type === "text" || kept.has(c));
+  }
+  const out: CallToolResult = { ...result, content: content.map((c) => ({ ...c })) };
   if (structured) out.structuredContent = fitStructured(structured, max);
   const slots = out.content
     .filter((c): c is { type: "text"; text: string } => c.type === "text")

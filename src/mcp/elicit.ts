@@ -16,6 +16,8 @@ import {
   type Server,
   type ServerContext,
 } from "@modelcontextprotocol/server";
+import { ScoutError } from "../errors.js";
+import { encodedBytes } from "./budget.js";
 import { InputRequired, type ConfirmAnswer } from "./calls.js";
 
 /** The empty form: the question is the message, Accept is the answer. */
@@ -25,6 +27,10 @@ const CONFIRM_FORM = { type: "object" as const, properties: {} };
 interface ConfirmState {
   q: string;
 }
+
+/** A state we signed whose lifetime (SCOUT_CONFIRM_TIMEOUT) is over: refused with its own answer. */
+const EXPIRED = { expired: true } as const;
+type VerifiedState = ConfirmState | typeof EXPIRED;
 
 const digest = (question: string): string => createHash("sha256").update(question).digest("base64url");
 
@@ -41,18 +47,65 @@ export function confirmStateCodec(key: string | undefined, ttlMs: number): Reque
     codec = createRequestStateCodec<ConfirmState>({
       key: k,
       ttlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
+      // The spec's user binding: a state minted for one client (API key or address) is no good
+      // to another.
+      bind: (ctx) => ctx.http?.authInfo?.clientId ?? "",
     });
     codecs.set(id, codec);
   }
   return codec;
 }
 
+/** The request or result around a question: method, form schema, requestState, ids. */
+const QUESTION_ENVELOPE = 2048;
+
+/**
+ * Throws unless `question` fits one MCP message (SCOUT_MAX_MESSAGE_SIZE) with its envelope. A
+ * question is never cut: the user must see the whole command they allow, so a command too long
+ * to show is not asked about and not run (confirmation fails closed).
+ */
+export function checkQuestionFits(question: string, maxMessageSize: number): void {
+  const bytes = encodedBytes(question);
+  if (bytes + QUESTION_ENVELOPE <= maxMessageSize) return;
+  throw new ScoutError(
+    "refused",
+    `the question is ${bytes} bytes encoded, more than one MCP message carries (SCOUT_MAX_MESSAGE_SIZE=${maxMessageSize}), and a command is never confirmed unseen`,
+    { hint: "Put the script in a file on the host (beam uploads it) and run that file instead" },
+  );
+}
+
+/**
+ * The server's requestState check: a forged, altered or foreign state is refused by the SDK
+ * (-32602 "Invalid or expired requestState"); one we signed that has only expired passes as
+ * EXPIRED, so that the call can say what happened (the MAC is checked before the expiry).
+ */
+export function verifyConfirmState(
+  codec: RequestStateCodec<ConfirmState>,
+): (state: string, ctx: ServerContext) => Promise<VerifiedState> {
+  return async (state, ctx) => {
+    try {
+      return await codec.verify(state, ctx);
+    } catch (e) {
+      if (e instanceof Error && e.message === "expired") return EXPIRED;
+      throw e;
+    }
+  };
+}
+
 /**
  * 2026-07-28: the answer to `question` if this retry carries it (and a state we signed for this
- * very question); otherwise throws InputRequired so the call answers input_required.
+ * very question); otherwise throws InputRequired so the call answers input_required. An answer
+ * whose state expired is refused (the human answered after SCOUT_CONFIRM_TIMEOUT).
  */
-export function mrtrAnswer(ctx: ServerContext, question: string): ConfirmAnswer {
-  const state = ctx.mcpReq.requestState<ConfirmState>();
+export function mrtrAnswer(ctx: ServerContext, question: string, ttlMs: number): ConfirmAnswer {
+  const state = ctx.mcpReq.requestState<VerifiedState>();
+  if (state !== undefined && "expired" in state) {
+    throw new ScoutError(
+      "refused",
+      `the answer came after the question expired (SCOUT_CONFIRM_TIMEOUT=${ttlMs / 1000} s)`,
+      { hint: "Call again to be asked anew" },
+    );
+  }
   const view = inputResponse(ctx.mcpReq.inputResponses, "confirm");
   if (view.kind === "elicit" && state?.q === digest(question)) return view.action;
   throw new InputRequired(question);
@@ -62,12 +115,13 @@ export function mrtrAnswer(ctx: ServerContext, question: string): ConfirmAnswer 
 export async function askThroughMrtr(
   codec: RequestStateCodec<ConfirmState>,
   question: string,
+  ctx: ServerContext,
 ): Promise<InputRequiredResult> {
   return inputRequired({
     inputRequests: {
       confirm: inputRequired.elicit({ mode: "form", message: question, requestedSchema: CONFIRM_FORM }),
     },
-    requestState: await codec.mint({ q: digest(question) }),
+    requestState: await codec.mint({ q: digest(question) }, ctx),
   });
 }
 

@@ -360,6 +360,58 @@ export function formatFindResult(
   );
 }
 
+// ---- resource links -------------------------------------------------------------------------------
+
+/** A `resource_link` content block (MCP 2025-06-18 and later): a URI the client may read. */
+export interface ResourceLinkBlock {
+  type: "resource_link";
+  uri: string;
+  name: string;
+  description?: string;
+  size?: number;
+}
+
+/** What a listing, tree or find answer can link to. */
+export interface LinkTarget {
+  path: string;
+  /** An EntryType, or "match" (a find result: a file or a directory). */
+  type: string;
+  size?: number;
+  /** The name shown (default: the path's last segment). */
+  name?: string;
+}
+
+const LINKABLE: ReadonlySet<string> = new Set(["file", "directory", "symlink", "match"]);
+
+/** `scout://HOST/PATH` with the host and every path segment percent-encoded (spaces, `#`, `?`…). */
+export function scoutUri(host: string, path: string): string {
+  const rest = path.replace(/^\/+/, "").split("/").map(encodeURIComponent).join("/");
+  return `scout://${encodeURIComponent(host)}/${rest}`;
+}
+
+/**
+ * At most `max` resource links to the readable entries (files, directories, symlinks; not FIFOs
+ * or devices, which a read refuses), in the answer's order. The text lists every entry anyway:
+ * the links are extra blocks for clients that open resources, bounded so they cost little.
+ */
+export function resourceLinks(host: string, targets: Iterable<LinkTarget>, max: number): ResourceLinkBlock[] {
+  const out: ResourceLinkBlock[] = [];
+  if (max <= 0) return out;
+  for (const t of targets) {
+    if (!LINKABLE.has(t.type)) continue;
+    const name = t.name ?? (t.path.slice(t.path.lastIndexOf("/") + 1) || t.path);
+    out.push({
+      type: "resource_link",
+      uri: scoutUri(host, t.path),
+      name,
+      description: `${t.type} ${host}:${t.path}`,
+      ...(t.type === "file" && t.size !== undefined ? { size: t.size } : {}),
+    });
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
 export function errorText(e: unknown): string {
   const msg = e instanceof ScoutError ? e.userText : e instanceof Error ? e.message : String(e);
   return `Error: ${msg.replace(/^(Error:\s*)+/, "")}`;

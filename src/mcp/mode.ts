@@ -12,6 +12,7 @@ import type { JobInfo } from "../ops/jobs/jobs.js";
 import type { Limits } from "../ops/limits.js";
 import type { HostStatusCache } from "../ops/status.js";
 import type { Fleet } from "../ssh/fleet.js";
+import type { ResourceLinkBlock } from "./format.js";
 import type { ScoutArgs } from "./schema.js";
 
 export type ScoutMode =
@@ -99,6 +100,8 @@ export interface ModeResult {
   mode: ScoutMode;
   text: string;
   structured: Record<string, unknown>;
+  /** resource_link blocks after the text (listings, trees, find), sent to clients that know them. */
+  links?: ResourceLinkBlock[];
   host?: string;
   path?: string;
   command?: string;

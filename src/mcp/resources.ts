@@ -32,7 +32,7 @@ import {
 import type { CallPipeline, CallSession } from "./calls.js";
 import type { ScoutEngine } from "./mode.js";
 import { normalizeRemotePath, validateResourceName } from "./target.js";
-import { fitReadResult } from "./budget.js";
+import { fitReadResult, type ContinueHint } from "./budget.js";
 import { hostsAnswers } from "./hosts-answer.js";
 
 /** A URI scheme must start with a letter and contain only letters, digits, + - . */
@@ -168,7 +168,13 @@ export class ResourceCatalog {
     server.registerCapabilities({ resources: { listChanged: true }, completions: {} });
     server.setRequestHandler("resources/list", (req) => this.listResources(req.params?.cursor));
     server.setRequestHandler("resources/templates/list", (req) => this.listTemplates(req.params?.cursor));
-    server.setRequestHandler("resources/read", (req, ctx) => this.read(req.params.uri, ctx.mcpReq.signal));
+    server.setRequestHandler("resources/read", async (req, ctx) => {
+      try {
+        return await this.read(req.params.uri, ctx.mcpReq.signal);
+      } catch (e) {
+        throw resourceError(e, req.params.uri);
+      }
+    });
     server.setRequestHandler("completion/complete", (req, ctx) =>
       this.complete(req.params, ctx.mcpReq.signal),
     );
@@ -571,11 +577,12 @@ export class ResourceCatalog {
     signal: AbortSignal,
     fn: (signal: AbortSignal) => Promise<ReadResourceResult>,
     target?: () => { host: string; path: string },
+    hint?: ContinueHint,
   ): Promise<ReadResourceResult> {
     const read = { uri, ...(host ? { host } : {}), ...(target ? { target } : {}) };
     const result = await this.pipeline.resource(read, this.session, signal, fn);
     // Last step: the encoded answer fits one message that every mainstream client accepts.
-    return fitReadResult(result, this.app.settings.maxMessageSize);
+    return fitReadResult(result, this.app.settings.maxMessageSize, hint);
   }
 
   private readPath(
@@ -591,6 +598,7 @@ export class ResourceCatalog {
         throw new ScoutError("invalid-input", "Path contains control characters");
       return { host: alias, path: normalizeRemotePath(rawPath) };
     };
+    let fileRead = false; // a cut listing has no offset to read on from
     return this.run(
       uri,
       alias,
@@ -604,9 +612,20 @@ export class ResourceCatalog {
           return text(uri, `# Directory: ${alias}:${path}\n\n${l.text}`);
         }
         const r = await readFile(host, path, this.app.limits, { signal: s });
+        if (r.binary) {
+          // resources/read serves text; a description in place of the bytes would pass for them.
+          throw new ScoutError("binary", `${alias}:${path} is a binary file (${r.size} bytes), not text`, {
+            hint: `Download it with the scout tool (beam), or look at it with query="xxd ${path} | head"`,
+          });
+        }
+        fileRead = true;
         return text(uri, formatFileContent({ ...r, maxFileSize: this.app.limits.maxFileSize }));
       },
       target,
+      (shown) =>
+        fileRead
+          ? `read on with the scout tool: target="${alias}:${normalizeRemotePath(rawPath)}", offset=${shown}`
+          : undefined,
     );
   }
 
@@ -663,9 +682,38 @@ export class ResourceCatalog {
   }
 }
 
-/** The spec's answer to a URI that names no resource: -32602 (the SDK's wording). */
-function notFound(uri: string, hint: string): ProtocolError {
-  return invalidParams(`Resource ${uri} not found: ${hint}`);
+/** A URI that names no resource at all (its message already says so). */
+class NoSuchResource extends ScoutError {}
+
+function notFound(uri: string, hint: string): ScoutError {
+  return new NoSuchResource("not-found", `Resource ${uri} not found: ${hint}`);
+}
+
+/** ScoutError codes that mean "there is nothing at this URI". */
+const NOT_FOUND_CODES: ReadonlySet<string> = new Set(["not-found", "unknown-host"]);
+
+/**
+ * A failed resources/read as the spec's error: "resource not found" for a URI that names nothing
+ * (no such host, view, file, container…) is -32602 with `data: { uri }` (sent as -32002 to a
+ * 2025-era session); a malformed name is -32602; anything else (permission denied, a
+ * binary file, a host that does not answer, a policy or rate refusal) is -32603 with the
+ * ScoutError code in `data.code` and a message that says what to do. A defect is left to the SDK.
+ */
+export function resourceError(e: unknown, uri: string): unknown {
+  if (!(e instanceof ScoutError)) return e;
+  if (NOT_FOUND_CODES.has(e.code)) {
+    const message = e instanceof NoSuchResource ? e.userText : `Resource ${uri} not found: ${e.userText}`;
+    // -32602 with data exactly { uri }: the SDK's ResourceNotFoundError shape. A 2025-era
+    // session sends it as -32002 (server.ts), the code of those revisions.
+    return new ProtocolError(ProtocolErrorCode.InvalidParams, message, { uri });
+  }
+  if (e.code === "invalid-input") {
+    return new ProtocolError(ProtocolErrorCode.InvalidParams, e.userText, { uri, code: e.code });
+  }
+  return new ProtocolError(ProtocolErrorCode.InternalError, `Cannot read ${uri}: ${e.userText}`, {
+    uri,
+    code: e.code,
+  });
 }
 
 /** Index of the first element ≥ `key` in a sorted array. */

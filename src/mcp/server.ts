@@ -13,12 +13,20 @@ import {
   type InputRequiredResult,
   type ServerContext,
   type Tool,
+  type Transport,
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { ScoutError, errorMessage } from "../errors.js";
 import { fitToolResult, readOnHint } from "./budget.js";
 import type { CallPipeline, CallSession, ToolOutcome } from "./calls.js";
-import { askThroughMrtr, confirmStateCodec, elicitConfirmation, mrtrAnswer } from "./elicit.js";
+import {
+  askThroughMrtr,
+  checkQuestionFits,
+  confirmStateCodec,
+  elicitConfirmation,
+  mrtrAnswer,
+  verifyConfirmState,
+} from "./elicit.js";
 import { errorText } from "./format.js";
 import type { ScoutEngine } from "./mode.js";
 import { ResourceCatalog } from "./resources.js";
@@ -87,11 +95,21 @@ function clientCanElicit(ctx: ServerContext): boolean {
   return requestCapabilities(ctx)?.elicitation !== undefined;
 }
 
-/** A typed outcome as the tool result a client reads. */
-export function toolResult(outcome: Exclude<ToolOutcome, { kind: "input_required" }>): CallToolResult {
+/** resource_link content blocks exist from protocol 2025-06-18 on (older clients reject them). */
+const FIRST_LINK_VERSION = "2025-06-18";
+
+/**
+ * A typed outcome as the tool result a client reads: the text first (the layout prompts know),
+ * then the answer's resource links when `links` (the client's protocol has them).
+ */
+export function toolResult(
+  outcome: Exclude<ToolOutcome, { kind: "input_required" }>,
+  links = true,
+): CallToolResult {
   if (outcome.kind === "done") {
     const r = outcome.result;
-    return { content: [{ type: "text", text: r.text }], structuredContent: r.structured };
+    const extra = links && r.links ? r.links : [];
+    return { content: [{ type: "text", text: r.text }, ...extra], structuredContent: r.structured };
   }
   if (outcome.kind === "refused" && (outcome.reason === "rate" || outcome.reason === "busy")) {
     return { content: [{ type: "text", text: `Error: ${outcome.error.userText}` }], isError: true };
@@ -147,11 +165,39 @@ function scoutTool(readOnly: boolean): Tool {
   return readOnly ? toolDefinitions.readOnly : toolDefinitions.readWrite;
 }
 
+/**
+ * 2025 revisions: "resource not found" is -32002 (2025-11-25, server/resources "Error Handling").
+ * The SDK's 2025 codec sends -32602 for it on every revision (the 2026-07-28 code), so a legacy
+ * session rewrites, on its way out, the one error shaped like it: -32602 whose data is exactly
+ * `{ uri }` (what resourceError makes for a URI that names nothing; other -32602 carry more).
+ */
+function legacyNotFoundCode(mcp: McpServer): void {
+  const connect = mcp.connect.bind(mcp);
+  mcp.connect = (transport: Transport) => {
+    const send = transport.send.bind(transport);
+    transport.send = (message, sendOptions) => {
+      const error = (message as { error?: { code?: number; data?: unknown } }).error;
+      const data = error?.data as Record<string, unknown> | undefined;
+      if (
+        error?.code === ProtocolErrorCode.InvalidParams &&
+        data !== undefined &&
+        typeof data.uri === "string" &&
+        Object.keys(data).length === 1
+      ) {
+        error.code = ProtocolErrorCode.ResourceNotFound;
+      }
+      return send(message, sendOptions);
+    };
+    return connect(transport);
+  };
+}
+
 export function createMcpServer(
   engine: ScoutEngine,
   options: SessionOptions,
 ): { mcp: McpServer; catalog: ResourceCatalog; watches?: SessionWatches } {
   const era = options.era ?? "legacy";
+  const stateCodec = confirmStateCodec(engine.settings.requestStateKey, engine.settings.confirmTimeoutMs);
   const mcp = new McpServer(
     { name: "scout-mcp", version: engine.version, title: "Scout" },
     {
@@ -170,7 +216,7 @@ export function createMcpServer(
       },
       // A retried call's requestState must be one we signed (and not expired): else -32602.
       requestState: {
-        verify: confirmStateCodec(engine.settings.requestStateKey, engine.settings.confirmTimeoutMs).verify,
+        verify: verifyConfirmState(stateCodec),
       },
       cacheHints: {
         "tools/list": { ttlMs: LIST_TTL_MS, cacheScope: "public" },
@@ -181,8 +227,8 @@ export function createMcpServer(
       },
     },
   );
+  if (era === "legacy") legacyNotFoundCode(mcp);
   const session: CallSession = { transport: options.transport, client: options.client };
-  const stateCodec = confirmStateCodec(engine.settings.requestStateKey, engine.settings.confirmTimeoutMs);
 
   /** The call's session: how to ask the user and report progress, in this request's era. */
   const callSession = (ctx: ServerContext): CallSession => {
@@ -191,11 +237,24 @@ export function createMcpServer(
     const call: CallSession = { ...session };
     // 2025-era: ask through elicitation on the call's own stream. 2026-07-28: no server-to-client
     // requests; the question is an input_required answer (MRTR), if the client can elicit at all.
+    // Either way the question goes through the message budget first (it is never cut).
+    const max = engine.settings.maxMessageSize;
     if (!modern) {
-      call.ask = (question, signal) =>
-        elicitConfirmation(mcp.server, question, signal, ctx.mcpReq.id, engine.settings.confirmTimeoutMs);
+      call.ask = (question, signal) => {
+        checkQuestionFits(question, max);
+        return elicitConfirmation(
+          mcp.server,
+          question,
+          signal,
+          ctx.mcpReq.id,
+          engine.settings.confirmTimeoutMs,
+        );
+      };
     } else if (clientCanElicit(ctx)) {
-      call.ask = (question) => Promise.resolve(mrtrAnswer(ctx, question));
+      call.ask = (question) => {
+        checkQuestionFits(question, max);
+        return Promise.resolve(mrtrAnswer(ctx, question, engine.settings.confirmTimeoutMs));
+      };
     }
     if (progressToken !== undefined) {
       call.progress = (progress, total, message) => {
@@ -211,11 +270,16 @@ export function createMcpServer(
   };
   /** A finished call as the result a client reads: fitted into one message. */
   const finish = (outcome: Exclude<ToolOutcome, { kind: "input_required" }>): CallToolResult => {
-    const result = toolResult(outcome);
+    const version = era === "modern" ? undefined : mcp.server.getNegotiatedProtocolVersion();
+    const links = era === "modern" || (version !== undefined && version >= FIRST_LINK_VERSION);
+    const result = toolResult(outcome, links);
     return fitToolResult(result, engine.settings.maxMessageSize, readOnHint(result));
   };
-  const answer = async (outcome: ToolOutcome): Promise<CallToolResult | InputRequiredResult> =>
-    outcome.kind === "input_required" ? askThroughMrtr(stateCodec, outcome.question) : finish(outcome);
+  const answer = async (
+    outcome: ToolOutcome,
+    ctx: ServerContext,
+  ): Promise<CallToolResult | InputRequiredResult> =>
+    outcome.kind === "input_required" ? askThroughMrtr(stateCodec, outcome.question, ctx) : finish(outcome);
 
   const callScout = async (
     args: z.infer<typeof scoutInputSchema>,
@@ -226,7 +290,7 @@ export function createMcpServer(
     const hub = options.tasks;
     if (hub && task === "asked") return legacyTaskCall(hub, args, call, ctx);
     if (hub && task === "offered") return offerTask(hub, args, call, ctx);
-    return answer(await options.pipeline.tool(args, call, ctx.mcpReq.signal));
+    return answer(await options.pipeline.tool(args, call, ctx.mcpReq.signal), ctx);
   };
 
   /**
@@ -280,7 +344,7 @@ export function createMcpServer(
       if (j && (j.state === "running" || j.state === "starting")) {
         return modernCreateTaskResult(hub.jobTask(j, call));
       }
-      return answer(outcome);
+      return answer(outcome, ctx);
     }
     let handedOff = false;
     const gated: CallSession = {
@@ -300,7 +364,7 @@ export function createMcpServer(
     if (last) {
       run.drop();
       if (last.o instanceof Error) throw last.o;
-      return answer(last.o);
+      return answer(last.o, ctx);
     }
     handedOff = true;
     run.detach();

@@ -58,6 +58,8 @@ export interface TreeResult {
   files: number;
   truncated: boolean;
   unreadable: number;
+  /** The entries drawn, in drawing order, by full path (for resource links). */
+  entries: Array<{ path: string; type: EntryType }>;
 }
 
 export async function tree(
@@ -104,7 +106,8 @@ export async function tree(
       let truncated = false;
       let directories = 0;
       let files = 0;
-      const render = (nodes: Node[], prefix: string): void => {
+      const entries: TreeResult["entries"] = [];
+      const render = (nodes: Node[], prefix: string, dir: string): void => {
         for (let i = 0; i < nodes.length && !truncated; i++) {
           const n = nodes[i] as Node;
           const last = i === nodes.length - 1;
@@ -120,19 +123,21 @@ export async function tree(
           }
           lines.push(line);
           bytes += size;
+          const full = join(dir, n.name);
+          entries.push({ path: full, type: n.type });
           if (n.type === "directory") directories++;
           else files++;
-          if (n.children) render(n.children, prefix + (last ? "    " : "│   "));
+          if (n.children) render(n.children, prefix + (last ? "    " : "│   "), full);
         }
       };
-      render(top, "");
+      render(top, "", root);
       if (budget <= 0) truncated = true;
       lines.push("", `${directories} directories, ${files} files`);
       if (truncated)
         lines.push(
           `[tree output capped at ${limits.maxOutputSize} bytes; use a smaller depth or a subdirectory]`,
         );
-      return { path: root, text: lines.join("\n"), directories, files, truncated, unreadable };
+      return { path: root, text: lines.join("\n"), directories, files, truncated, unreadable, entries };
     },
     { ...(opts.signal ? { signal: opts.signal } : {}) },
   );

@@ -51,12 +51,12 @@ describe("a host alias with capital letters", () => {
     expect(list).toContain("Web1://docker");
   });
 
-  it("an unknown scheme is resource-not-found (-32602) naming the way out", async () => {
+  it("an unknown scheme is resource-not-found (-32002 in this 2025-era session) naming the way out", async () => {
     const e = await scout.client
       .readResource({ uri: "web9://etc/hosts" })
       .catch((x: unknown) => x as Error & { code?: number });
     expect(e).toBeInstanceOf(Error);
-    expect(e.code).toBe(-32602);
+    expect(e.code).toBe(-32002);
     expect(e.message).toMatch(/Resource web9:\/\/etc\/hosts not found: no host 'web9'/);
   });
 

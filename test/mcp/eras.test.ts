@@ -5,13 +5,14 @@
  * ttlMs/cacheScope, -32602 for unknown resources and tools, no ping) are checked on raw HTTP.
  */
 import { existsSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serve, type RunningServer } from "../../src/cli/serve.js";
 import { silentLogger } from "../../src/observe/log.js";
 import { startFleet, type LabFleet } from "../fleet/index.js";
-import { connectEra, type EraClient, type EraName, type TransportName } from "./eras.js";
-import { labSettings } from "./harness.js";
+import { connectEra, type EraClient, type EraName, type ToolAnswer, type TransportName } from "./eras.js";
+import { labSettings, waitUntil } from "./harness.js";
 
 let lab: LabFleet;
 let server: RunningServer;
@@ -20,6 +21,17 @@ let h0: string;
 let h1: string;
 let root0: string;
 let root1: string;
+/** The lab's two hosts plus `deadhost`, whose port refuses connections. */
+let config: string;
+
+/** A loopback port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
 
 beforeAll(async () => {
   lab = await startFleet({ hosts: 2 });
@@ -27,6 +39,15 @@ beforeAll(async () => {
   h1 = lab.hosts[1]!.alias;
   root0 = lab.hosts[0]!.root;
   root1 = lab.hosts[1]!.root;
+  config = await lab.writeSshConfig([
+    { alias: h0, port: lab.hosts[0]!.port },
+    { alias: h1, port: lab.hosts[1]!.port },
+    { alias: "deadhost", port: await closedPort(), extra: ["ConnectTimeout 2"] },
+  ]);
+  await lab.writeFile(join(root0, "secret.txt"), "no\n", 0o000);
+  await lab.writeFile(join(root0, "blob.bin"), Buffer.from([0, 1, 2, 3, 0, 255]));
+  for (let i = 0; i < 30; i++)
+    await lab.writeFile(join(root0, `many/f${String(i).padStart(2, "0")}.txt`), `${i}\n`);
   await lab.writeFile(join(root0, "hello.txt"), "hello\nworld\n");
   await lab.writeFile(join(root1, "hello.txt"), "hello\nthere\n");
   await lab.writeFile(join(root0, "proj/src/main.py"), "print(1)\n");
@@ -34,7 +55,7 @@ beforeAll(async () => {
     join(root0, "log.txt"),
     Array.from({ length: 50 }, (_, i) => `l${i + 1}`).join("\n") + "\n",
   );
-  server = await serve(labSettings(lab, { transport: "http" }), {
+  server = await serve(labSettings(lab, { transport: "http", sshConfigPath: config }), {
     log: silentLogger(),
     installSignals: false,
   });
@@ -56,7 +77,7 @@ const COMBOS: Array<[EraName, TransportName]> = [
 describe.each(COMBOS)("%s client over %s", (era, transport) => {
   let c: EraClient;
   beforeAll(async () => {
-    c = await connectEra(era, transport, { url, lab });
+    c = await connectEra(era, transport, { url, lab }, { env: { SCOUT_SSH_CONFIG: config } });
   });
   afterAll(async () => {
     await c?.close();
@@ -111,6 +132,66 @@ describe.each(COMBOS)("%s client over %s", (era, transport) => {
     expect(bad.isError).toBe(true);
     expect(bad.text).toMatch(/^Error: /);
     expect(bad.structuredContent).toMatchObject({ mode: "read", error: { code: "unknown-host" } });
+  });
+
+  it("listings, trees and find results carry resource_link blocks after the unchanged text", async () => {
+    const links = (a: ToolAnswer) =>
+      (a.raw.content as Array<{ type: string; uri?: string; name?: string }>).filter(
+        (b) => b.type === "resource_link",
+      );
+    // 30 entries: the text lists them all, the links stop at SCOUT_RESOURCE_LINKS (20).
+    const list = await c.call({ target: `${h0}:${root0}/many` });
+    expect((list.raw.content as Array<{ type: string }>)[0]!.type).toBe("text");
+    expect(list.text.split("\n")[0]).toBe("total 30");
+    expect(list.text).toContain("f29.txt");
+    const listed = links(list);
+    expect(listed).toHaveLength(20);
+    expect(listed[0]).toMatchObject({ uri: `scout://${h0}${root0}/many/f00.txt`, name: "f00.txt", size: 2 });
+    // A link is a URI the same client reads back.
+    expect((await c.read(listed[1]!.uri!)).text).toBe("1\n");
+
+    const tree = await c.call({ target: `${h0}:${root0}/proj`, tree: true });
+    expect(links(tree).map((l) => l.uri)).toEqual([
+      `scout://${h0}${root0}/proj/src`,
+      `scout://${h0}${root0}/proj/src/main.py`,
+    ]);
+    const find = await c.call({ target: `${h0}:${root0}`, find: "*.py" });
+    expect(links(find)).toEqual([
+      expect.objectContaining({
+        uri: `scout://${h0}${root0}/proj/src/main.py`,
+        name: `${root0}/proj/src/main.py`,
+      }),
+    ]);
+    expect(find.text).toBe(`${root0}/proj/src/main.py`);
+    // Reads, commands and the rest have none.
+    expect(links(await c.call({ target: `${h0}:${root0}/hello.txt` }))).toEqual([]);
+  });
+
+  it("resource read errors use the spec's codes and say what to do", async () => {
+    const notFound = era === "modern" ? -32602 : -32002;
+    const cases: Array<[string, number, RegExp, Record<string, unknown>]> = [
+      [`scout://${h0}${root0}/missing.txt`, notFound, /not found: Path not found: .*missing\.txt/, {}],
+      [`${h0}://${root0.slice(1)}/missing.txt`, notFound, /Path not found/, {}],
+      ["scout://nosuchhost/etc/hosts", notFound, /Unknown host 'nosuchhost'/, {}],
+      ["nosuch://etc/hosts", notFound, /Resource nosuch:\/\/etc\/hosts not found: no host 'nosuch'/, {}],
+      ["hosts://other", notFound, /the hosts resource is hosts:\/\/list/, {}],
+      [`${h0}://docker/bad;name/logs`, -32602, /container/i, { code: "invalid-input" }],
+      [`scout://${h0}${root0}/secret.txt`, -32603, /Permission denied/, { code: "permission-denied" }],
+      [`scout://${h0}${root0}/blob.bin`, -32603, /binary file \(6 bytes\).*beam/, { code: "binary" }],
+      ["scout://deadhost/etc/hosts", -32603, /deadhost/, {}],
+    ];
+    for (const [uri, code, message, data] of cases) {
+      const e = await c.read(uri).then(
+        () => undefined,
+        (x: unknown) => x as { code?: number; message?: string; data?: Record<string, unknown> },
+      );
+      expect(e, uri).toBeDefined();
+      expect({ uri, code: e!.code }).toEqual({ uri, code });
+      expect(e!.message, uri).toMatch(message);
+      expect(e!.data, uri).toMatchObject({ uri, ...data });
+      // Resource-not-found carries exactly { uri } (how the SDK's clients recognize it).
+      if (code === notFound && !("code" in data)) expect(e!.data, uri).toEqual({ uri });
+    }
   });
 
   it("advertises the tool with an output schema every answer above matched", async () => {
@@ -220,34 +301,45 @@ describe("2026-07-28 over raw HTTP", () => {
 
 describe("confirmation: MRTR for 2026-07-28, elicitation for 2025", () => {
   let confirming: RunningServer;
+  /** Small enough that a long command's question cannot fit one message. */
+  const MAX_MESSAGE = 200_000;
   beforeAll(async () => {
     confirming = await serve(
-      labSettings(lab, { transport: "http", confirmCommands: true, confirmTimeoutMs: 1500 }),
-      {
-        log: silentLogger(),
-        installSignals: false,
-      },
+      labSettings(lab, {
+        transport: "http",
+        confirmCommands: true,
+        confirmTimeoutMs: 1500,
+        maxMessageSize: MAX_MESSAGE,
+      }),
+      { log: silentLogger(), installSignals: false },
     );
   });
   afterAll(async () => {
     await confirming?.shutdown("test done");
   });
+  const target = () => ({ url: confirming.http?.url ?? "", lab });
+  // stdio clients start their own Scout with the same settings.
+  const env = {
+    SCOUT_CONFIRM_COMMANDS: "true",
+    SCOUT_CONFIRM_TIMEOUT: "1.5",
+    SCOUT_MAX_MESSAGE_SIZE: String(MAX_MESSAGE),
+  };
 
-  it.each(["modern", "legacy"] as const)(
-    "%s: accept runs it, decline does not, a client that can't ask is refused",
-    async (era) => {
-      const target = { url: confirming.http?.url ?? "", lab };
+  it.each(COMBOS)(
+    "%s over %s: accept runs it, decline does not, a client that can't ask is refused, a question too big for one message is not asked",
+    async (era, transport) => {
       const asked: string[] = [];
       let answer: "accept" | "decline" = "accept";
-      const c = await connectEra(era, "http", target, {
+      const c = await connectEra(era, transport, target(), {
+        env,
         onElicit: (message) => {
           asked.push(message);
           return { action: answer };
         },
       });
-      const mute = await connectEra(era, "http", target);
+      const mute = await connectEra(era, transport, target(), { env });
       try {
-        const marker = `${root0}/confirmed-${era}`;
+        const marker = `${root0}/confirmed-${era}-${transport}`;
         const yes = await c.call({ target: `${h0}:${root0}`, query: `touch ${marker} && echo done` });
         expect(yes.text).toContain("done");
         expect(asked[0]).toContain(`touch ${marker}`);
@@ -262,6 +354,22 @@ describe("confirmation: MRTR for 2026-07-28, elicitation for 2025", () => {
         const cant = await mute.call({ target: `${h0}:${root0}`, query: `touch ${marker}-mute` });
         expect(cant.text).toMatch(/cannot ask its user/);
         expect(existsSync(`${marker}-mute`)).toBe(false);
+
+        // The question would be one oversized message: never cut (the user must see the whole
+        // command), so not asked, and nothing runs.
+        answer = "accept";
+        const before = asked.length;
+        const long = await c.call({
+          target: `${h0}:${root0}`,
+          query: `true ${"x".repeat(MAX_MESSAGE)}; touch ${marker}-long`,
+        });
+        expect(long.isError).toBe(true);
+        expect(long.text).toMatch(
+          /the question is \d+ bytes encoded, more than one MCP message carries \(SCOUT_MAX_MESSAGE_SIZE=200000\).*nothing was run/s,
+        );
+        expect(long.text.length).toBeLessThan(2000);
+        expect(asked.length).toBe(before);
+        expect(existsSync(`${marker}-long`)).toBe(false);
       } finally {
         await c.close();
         await mute.close();
@@ -269,28 +377,28 @@ describe("confirmation: MRTR for 2026-07-28, elicitation for 2025", () => {
     },
   );
 
-  it("legacy: an unanswered question times out after SCOUT_CONFIRM_TIMEOUT and runs nothing", async () => {
-    const c = await connectEra(
-      "legacy",
-      "http",
-      { url: confirming.http?.url ?? "", lab },
-      {
+  it.each(["http", "stdio"] as const)(
+    "legacy over %s: an unanswered question times out after SCOUT_CONFIRM_TIMEOUT and runs nothing",
+    async (transport) => {
+      const c = await connectEra("legacy", transport, target(), {
+        env,
         onElicit: () => new Promise(() => {}),
-      },
-    );
-    try {
-      const started = performance.now();
-      const r = await c.call({ target: `${h0}:${root0}`, query: `touch ${root0}/never` });
-      expect(r.isError).toBe(true);
-      expect(r.text).toMatch(/confirmation failed|timed out/i);
-      expect(performance.now() - started).toBeGreaterThanOrEqual(1400);
-      expect(existsSync(`${root0}/never`)).toBe(false);
-    } finally {
-      await c.close();
-    }
-  });
+      });
+      try {
+        const started = performance.now();
+        const r = await c.call({ target: `${h0}:${root0}`, query: `touch ${root0}/never-${transport}` });
+        expect(r.isError).toBe(true);
+        expect(r.text).toMatch(/confirmation failed|timed out/i);
+        expect(performance.now() - started).toBeGreaterThanOrEqual(1400);
+        expect(existsSync(`${root0}/never-${transport}`)).toBe(false);
+      } finally {
+        await c.close();
+      }
+    },
+  );
 
-  it("modern: a retry with forged requestState is -32602, and runs nothing", async () => {
+  /** One raw 2026-07-28 tools/call from a client that can elicit (an MRTR round). */
+  async function mrtrCall(args: Record<string, unknown>, retry?: { state: string; action: string }) {
     const r = await fetch(confirming.http?.url ?? "", {
       method: "POST",
       headers: {
@@ -306,14 +414,125 @@ describe("confirmation: MRTR for 2026-07-28, elicitation for 2025", () => {
         method: "tools/call",
         params: {
           name: "scout",
-          arguments: { target: `${h0}:${root0}`, query: `touch ${root0}/forged` },
-          inputResponses: { confirm: { action: "accept", content: {} } },
-          requestState: "forged",
+          arguments: args,
+          ...(retry
+            ? {
+                inputResponses: { confirm: { action: retry.action, content: {} } },
+                requestState: retry.state,
+              }
+            : {}),
           _meta: { ...META, "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } } },
         },
       }),
     });
-    expect(await r.text()).toContain("-32602");
-    expect(existsSync(`${root0}/forged`)).toBe(false);
+    const text = await r.text();
+    const line = text.startsWith("{")
+      ? text
+      : (text
+          .split("\n")
+          .filter((l) => l.startsWith("data:"))
+          .pop() ?? "");
+    return JSON.parse(line.replace(/^data:\s*/, "")) as {
+      result?: {
+        resultType?: string;
+        requestState?: string;
+        isError?: boolean;
+        content?: Array<{ text?: string }>;
+      };
+      error?: { code: number; message: string };
+    };
+  }
+
+  it("modern: requestState is checked: forged or altered is -32602, another question's is asked anew, an expired one is refused", async () => {
+    const args = (name: string) => ({ target: `${h0}:${root0}`, query: `touch ${root0}/${name}` });
+    const first = await mrtrCall(args("mrtr-ok"));
+    expect(first.result).toMatchObject({ resultType: "input_required" });
+    expect(JSON.stringify(first.result)).toContain(`touch ${root0}/mrtr-ok`);
+    const state = first.result!.requestState!;
+    expect(state.length).toBeGreaterThan(20);
+
+    const forged = await mrtrCall(args("forged"), { state: "forged", action: "accept" });
+    expect(forged.error).toMatchObject({ code: -32602, message: "Invalid or expired requestState" });
+    // One character of the signed payload changed: the MAC no longer matches.
+    const i = Math.floor(state.indexOf(".") / 2);
+    const altered = state.slice(0, i) + (state[i] === "A" ? "B" : "A") + state.slice(i + 1);
+    const bad = await mrtrCall(args("mrtr-ok"), { state: altered, action: "accept" });
+    expect(bad.error).toMatchObject({ code: -32602 });
+    // A genuine state, but for another question: that command is asked about, not run.
+    const other = await mrtrCall(args("mrtr-other"), { state, action: "accept" });
+    expect(other.result).toMatchObject({ resultType: "input_required" });
+    expect(existsSync(`${root0}/forged`) || existsSync(`${root0}/mrtr-other`)).toBe(false);
+    expect(existsSync(`${root0}/mrtr-ok`)).toBe(false);
+
+    // The state lives SCOUT_CONFIRM_TIMEOUT (1.5 s here, whole seconds on the wire): a late
+    // answer is refused with a reason and a next step, and nothing runs.
+    await new Promise((r) => setTimeout(r, 3200));
+    const late = await mrtrCall(args("mrtr-ok"), { state, action: "accept" });
+    expect(late.result?.isError).toBe(true);
+    expect(late.result?.content?.[0]?.text).toMatch(
+      /the answer came after the question expired \(SCOUT_CONFIRM_TIMEOUT=1\.5 s\)\. Call again to be asked anew\); nothing was run/,
+    );
+    expect(existsSync(`${root0}/mrtr-ok`)).toBe(false);
+    // In time, the same round trip runs it.
+    const again = await mrtrCall(args("mrtr-ok"));
+    const ran = await mrtrCall(args("mrtr-ok"), { state: again.result!.requestState!, action: "accept" });
+    expect(ran.result).toMatchObject({ resultType: "complete" });
+    expect(existsSync(`${root0}/mrtr-ok`)).toBe(true);
+  });
+});
+
+// ---- a confirmation waiting for its human holds no command slot ---------------------------------
+
+describe("2025-era confirmation waits outside the concurrency limit", () => {
+  let tight: RunningServer;
+  beforeAll(async () => {
+    tight = await serve(
+      labSettings(lab, {
+        transport: "http",
+        confirmCommands: true,
+        confirmTimeoutMs: 30_000,
+        maxConcurrentRequests: 1,
+        maxQueuedRequests: 1,
+      }),
+      { log: silentLogger(), installSignals: false },
+    );
+  });
+  afterAll(async () => {
+    await tight?.shutdown("test done");
+  });
+
+  it("other calls run while a user thinks; waiters are bounded; the accepted command runs after", async () => {
+    const t = { url: tight.http?.url ?? "", lab };
+    let release: (a: { action: "accept" }) => void = () => {};
+    const held = new Promise<{ action: "accept" }>((r) => (release = r));
+    let asked = 0;
+    const waiting = await connectEra("legacy", "http", t, {
+      onElicit: () => {
+        asked++;
+        return held;
+      },
+    });
+    const other = await connectEra("legacy", "http", t, { onElicit: () => ({ action: "accept" }) });
+    const reader = await connectEra("modern", "http", t);
+    try {
+      const pending = waiting.call({ target: `${h0}:${root0}`, query: "echo after-the-answer" });
+      await waitUntil(() => asked === 1, 10_000, "the question to reach the client");
+      // The only slot (SCOUT_MAX_CONCURRENT_REQUESTS=1) is free while the user thinks.
+      const read = await reader.call({ target: `${h0}:${root0}/hello.txt` });
+      expect(read.text).toBe("hello\nworld\n");
+      // Waiting for users is bounded like the queue (SCOUT_MAX_QUEUED_REQUESTS=1): the next one is busy.
+      const busy = await other.call({ target: `${h0}:${root0}`, query: "echo second" });
+      expect(busy.isError).toBe(true);
+      expect(busy.text).toMatch(/server busy.*1 calls are waiting for their users' confirmation/);
+      release({ action: "accept" });
+      expect((await pending).text.trim()).toBe("after-the-answer");
+      // Once answered, the bound is free again.
+      expect((await other.call({ target: `${h0}:${root0}`, query: "echo second" })).text.trim()).toBe(
+        "second",
+      );
+    } finally {
+      release({ action: "accept" });
+      await Promise.allSettled([waiting.close(), other.close(), reader.close()]);
+    }
   });
 });

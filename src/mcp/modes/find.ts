@@ -1,7 +1,7 @@
 /** `find="*.py"`: files whose names match a glob under a directory, depth-limited. */
 import { z } from "zod";
 import { find as findFiles } from "../../ops/walk.js";
-import { formatFindResult } from "../format.js";
+import { formatFindResult, resourceLinks } from "../format.js";
 import { defineMode } from "../mode.js";
 import { located, pathPlan, type PathPlan } from "./common.js";
 
@@ -28,11 +28,17 @@ export const findMode = defineMode<FindPlan, Found>({
       depth: p.depth,
       signal: ctx.signal,
     }),
-  format: (r, p) => ({
+  format: (r, p, ctx) => ({
     mode: "find",
     host: p.host,
     path: p.path,
     text: formatFindResult(r.matches, p.pattern, p.path, r.truncated),
+    // A match is a file or a directory (find does not say which; a read of the link tells).
+    links: resourceLinks(
+      p.host,
+      r.matches.map((m) => ({ path: m, type: "match", name: m })),
+      ctx.engine.settings.maxResourceLinks,
+    ),
     structured: {
       mode: "find",
       host: p.host,

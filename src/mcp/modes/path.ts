@@ -8,7 +8,7 @@ import { ScoutError } from "../../errors.js";
 import { listDirectory } from "../../ops/list.js";
 import { readFile, statPath } from "../../ops/read.js";
 import { tree as treeOf } from "../../ops/walk.js";
-import { formatFileContent, formatRange } from "../format.js";
+import { formatFileContent, formatRange, resourceLinks } from "../format.js";
 import { defineMode, type RunContext } from "../mode.js";
 import type { ScoutArgs } from "../schema.js";
 import { located, pathPlan, type PathPlan } from "./common.js";
@@ -107,14 +107,18 @@ async function run(p: ReadPlan, ctx: RunContext): Promise<ReadData> {
   return { kind: "file", file: fileRead ?? (await readFile(host, p.path, engine.limits, opts)) };
 }
 
+const joinPath = (dir: string, name: string): string => (dir.endsWith("/") ? dir + name : `${dir}/${name}`);
+
 function format(d: ReadData, p: ReadPlan, ctx: RunContext) {
   const base = { host: p.host, path: p.path };
+  const maxLinks = ctx.engine.settings.maxResourceLinks;
   switch (d.kind) {
     case "tree":
       return {
         mode: "tree" as const,
         ...base,
         text: d.tree.text,
+        links: resourceLinks(p.host, d.tree.entries, maxLinks),
         structured: { mode: "tree", ...base, kind: "directory", truncated: d.tree.truncated },
       };
     case "list":
@@ -122,6 +126,14 @@ function format(d: ReadData, p: ReadPlan, ctx: RunContext) {
         mode: "list" as const,
         ...base,
         text: d.listing.text,
+        // The entries the text shows (a capped listing omits the last ones), in its order.
+        links: resourceLinks(
+          p.host,
+          d.listing.entries
+            .slice(0, d.listing.total - d.listing.omitted)
+            .map((e) => ({ path: joinPath(d.listing.path, e.name), type: e.type, size: e.size })),
+          maxLinks,
+        ),
         structured: {
           mode: "list",
           ...base,
