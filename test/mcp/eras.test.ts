@@ -12,7 +12,7 @@ import { serve, type RunningServer } from "../../src/cli/serve.js";
 import { silentLogger } from "../../src/observe/log.js";
 import { startFleet, type LabFleet } from "../fleet/index.js";
 import { connectEra, type EraClient, type EraName, type ToolAnswer, type TransportName } from "./eras.js";
-import { labSettings, waitUntil } from "./harness.js";
+import { labSettings, processesMatching, uniqueSleep, waitUntil } from "./harness.js";
 
 let lab: LabFleet;
 let server: RunningServer;
@@ -192,6 +192,21 @@ describe.each(COMBOS)("%s client over %s", (era, transport) => {
       // Resource-not-found carries exactly { uri } (how the SDK's clients recognize it).
       if (code === notFound && !("code" in data)) expect(e!.data, uri).toEqual({ uri });
     }
+  });
+
+  it("cancelling through the client's AbortSignal kills the remote command; the client works on", async () => {
+    const cmd = uniqueSleep();
+    const ac = new AbortController();
+    const call = c.call({ target: `${h0}:${root0}`, query: `${cmd}; echo finished` }, { signal: ac.signal });
+    call.catch(() => {}); // observed below
+    await waitUntil(() => processesMatching(cmd).length > 0, 10_000, `'${cmd}' to start on the host`);
+    ac.abort("user pressed stop");
+    await expect(call).rejects.toThrow(/abort|cancel|stop/i);
+    // The host's process group is killed (TERM, then KILL), not left to run its 30 s.
+    await waitUntil(() => processesMatching(cmd).length === 0, 5_000, `'${cmd}' to be killed on the host`);
+    expect((await c.call({ target: `${h0}:${root0}`, query: "echo still-here" })).text.trim()).toBe(
+      "still-here",
+    );
   });
 
   it("advertises the tool with an output schema every answer above matched", async () => {

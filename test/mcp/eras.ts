@@ -78,10 +78,13 @@ function wrap(
     transport,
     negotiated,
     call: async (args, options) => {
-      const r = (await client.callTool({ name: "scout", arguments: args }, undefined, {
-        timeout: 120_000,
-        ...(options?.signal ? { signal: options.signal } : {}),
-      })) as Record<string, unknown>;
+      const opts = { timeout: 120_000, ...(options?.signal ? { signal: options.signal } : {}) };
+      // SDK v2: callTool(params, options); v1: callTool(params, resultSchema, options).
+      const r = (
+        era === "modern"
+          ? await client.callTool({ name: "scout", arguments: args }, opts)
+          : await client.callTool({ name: "scout", arguments: args }, undefined, opts)
+      ) as Record<string, unknown>;
       return {
         text: textOf(r),
         isError: r.isError === true,
