@@ -10,7 +10,7 @@ import { ProtocolError, ProtocolErrorCode, type McpServer } from "@modelcontextp
 import { ScoutError, isScoutError } from "../errors.js";
 import type { Limits } from "../ops/limits.js";
 import { statPath } from "../ops/read.js";
-import { watchFile, type WatchEvent } from "../ops/watch.js";
+import { watchFile, type WatchBaseline, type WatchEvent } from "../ops/watch.js";
 import type { HostAccess } from "../ssh/types.js";
 import type { CallPipeline, CallSession } from "./calls.js";
 import type { ScoutEngine } from "./mode.js";
@@ -153,10 +153,15 @@ export class WatchHub {
   }
 
   /** @internal Starts one polling watch; it ends when `signal` aborts. */
-  start(host: string, path: string, signal: AbortSignal, onEvent: (e: WatchEvent) => void): void {
-    void watchFile(this.options.host(host), path, this.options.limits, {
+  start(
+    t: { host: string; path: string; initial?: WatchBaseline },
+    signal: AbortSignal,
+    onEvent: (e: WatchEvent) => void,
+  ): void {
+    void watchFile(this.options.host(t.host), t.path, this.options.limits, {
       signal,
       onEvent,
+      ...(t.initial !== undefined ? { initial: t.initial } : {}),
       ...(this.options.minMs !== undefined ? { minMs: this.options.minMs } : {}),
       ...(this.options.maxMs !== undefined ? { maxMs: this.options.maxMs } : {}),
     });
@@ -174,13 +179,13 @@ export class SessionWatches {
   ) {}
 
   /** Subscribing twice to one URI is one watch (as the spec's subscriptions are per URI). */
-  subscribe(uri: string, target: { host: string; path: string }): void {
+  subscribe(uri: string, target: { host: string; path: string; initial?: WatchBaseline }): void {
     if (this.closed) throw new ScoutError("aborted", "The session is closing");
     if (this.watches.has(uri)) return;
     this.hub.acquire(this.client);
     const ac = new AbortController();
     this.watches.set(uri, ac);
-    this.hub.start(target.host, target.path, ac.signal, (e) => {
+    this.hub.start(target, ac.signal, (e) => {
       if (!ac.signal.aborted) this.notify(uri, e);
     });
   }
@@ -210,6 +215,8 @@ export interface WatchTarget {
   uri: string;
   host: string;
   path: string;
+  /** The file as the admission saw it: later changes are reported, even before the first poll. */
+  initial?: WatchBaseline;
 }
 
 const LISTEN_FREE =
@@ -275,7 +282,7 @@ export class SharedWatches {
     }
     const ac = new AbortController();
     this.polls.set(t.uri, { refs: 1, ac });
-    this.hub.start(t.host, t.path, ac.signal, (e) => {
+    this.hub.start(t, ac.signal, (e) => {
       if (!ac.signal.aborted) this.publish(t.uri, e);
     });
   }
@@ -353,12 +360,21 @@ export async function admitWatch(
   signal: AbortSignal,
 ): Promise<WatchTarget> {
   const target = d.catalog.fileTarget(uri);
-  await d.pipeline.resource({ uri, host: target.host, target: () => target }, session, signal, (s) =>
-    statPath(d.engine.fleet.host(target.host), target.path, s).catch((e: unknown) => {
-      if (!isScoutError(e, "not-found")) throw e;
-    }),
+  const initial = await d.pipeline.resource(
+    { uri, host: target.host, target: () => target },
+    session,
+    signal,
+    async (s): Promise<WatchBaseline> => {
+      try {
+        const st = await statPath(d.engine.fleet.host(target.host), target.path, s);
+        return { size: st.size, mtime: st.mtime.getTime() };
+      } catch (e) {
+        if (isScoutError(e, "not-found")) return "missing";
+        throw e;
+      }
+    },
   );
-  return { uri, ...target };
+  return { uri, ...target, initial };
 }
 
 export interface SubscriptionDeps extends AdmitDeps {

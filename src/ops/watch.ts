@@ -24,7 +24,15 @@ export interface WatchOptions {
   maxMs?: number;
   /** Bytes of appended text carried by one event at most. */
   appendMax?: number;
+  /**
+   * What the file was when the client was told the watch started (the admission's stat): changes
+   * from then on are reported, even one that lands before the first poll.
+   */
+  initial?: WatchBaseline;
 }
+
+/** A file's size and mtime (ms), or "missing". */
+export type WatchBaseline = { size: number; mtime: number } | "missing";
 
 export const WATCH_MIN_MS = 1000;
 export const WATCH_MAX_MS = 15_000;
@@ -55,7 +63,7 @@ export async function watchFile(
   const minMs = o.minMs ?? WATCH_MIN_MS;
   const maxMs = o.maxMs ?? WATCH_MAX_MS;
   const appendMax = o.appendMax ?? WATCH_APPEND_MAX;
-  let last: { size: number; mtime: number } | "missing" | undefined;
+  let last: WatchBaseline | undefined = o.initial;
   let interval = minMs;
   let failing = false;
   try {

@@ -15,6 +15,9 @@ import {
   ProtocolError,
   StreamableHTTPClientTransport,
   SUBSCRIPTION_ID_META_KEY,
+  PROTOCOL_VERSION_META_KEY,
+  CLIENT_INFO_META_KEY,
+  CLIENT_CAPABILITIES_META_KEY,
   type ResourceUpdatedNotification,
 } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
@@ -24,7 +27,7 @@ import type { Settings } from "../../src/config/settings.js";
 import { silentLogger } from "../../src/observe/log.js";
 import { startFleet, type LabFleet } from "../fleet/index.js";
 import { cliArgs, labEnv } from "../cli/run-cli.js";
-import { labSettings, waitUntil } from "./harness.js";
+import { labSettings, rawHttp, waitUntil } from "./harness.js";
 
 let lab: LabFleet;
 let h0: string;
@@ -146,8 +149,9 @@ for (const transport of ["http", "stdio"] as const) {
         });
         // Scout's tool list never changes: only what is true is acknowledged.
         expect(sub.honoredFilter).toEqual({ resourcesListChanged: true, resourceSubscriptions: [uri] });
-        await untilHealth(u, { watches: 1, listenStreams: 1 });
+        // At once after the acknowledgement: reported even if it lands before the first poll.
         appendFileSync(log, "second line\n");
+        await untilHealth(u, { watches: 1, listenStreams: 1 });
         await waitUntil(() => seen.length >= 1, 15_000, "a notification for the append");
         expect(seen[0]).toMatchObject({
           uri,
@@ -260,6 +264,49 @@ for (const transport of ["http", "stdio"] as const) {
     });
   });
 }
+
+describe("a listen stream whose HTTP request is aborted", () => {
+  it("gives its watch back", async () => {
+    const log = await lab.writeFile(join(root0, "abort.log"), "x\n");
+    const u = await httpScout();
+    try {
+      const listen = {
+        jsonrpc: "2.0",
+        id: 7,
+        method: "subscriptions/listen",
+        params: {
+          _meta: {
+            [PROTOCOL_VERSION_META_KEY]: "2026-07-28",
+            [CLIENT_INFO_META_KEY]: { name: "raw", version: "1" },
+            [CLIENT_CAPABILITIES_META_KEY]: {},
+          },
+          notifications: { resourceSubscriptions: [`scout://${h0}${log}`] },
+        },
+      };
+      const raw = rawHttp(u.server!.http!.url);
+      // Admitted by Scout, then refused by the SDK (no MCP-Protocol-Version header): nothing kept.
+      const refused = await raw.post(listen, { "mcp-method": "subscriptions/listen" });
+      expect(((await refused.json()) as { error: { code: number } }).error.code).toBe(-32020);
+      await untilHealth(u, { watches: 0, listenStreams: 0 });
+      const gone = new AbortController();
+      const r = await raw.post(
+        listen,
+        { "mcp-method": "subscriptions/listen", "mcp-protocol-version": "2026-07-28" },
+        gone.signal,
+      );
+      expect(r.headers.get("content-type")).toMatch(/text\/event-stream/);
+      // The acknowledgement is the first frame.
+      const reader = r.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      expect(first).toContain("notifications/subscriptions/acknowledged");
+      await untilHealth(u, { watches: 1, listenStreams: 1 });
+      gone.abort();
+      await untilHealth(u, { watches: 0, listenStreams: 0 });
+    } finally {
+      await u.close();
+    }
+  });
+});
 
 describe("shutdown with listen streams open", () => {
   it("ends them gracefully (SubscriptionsListenResult) and stops their watches, without hanging", async () => {
