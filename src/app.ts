@@ -192,6 +192,7 @@ export async function startScout(
     maxPerClient: settings.maxWatchesPerClient,
     maxStreamsPerClient: settings.maxSessionsPerClient,
   });
+  metrics.observeWatches(() => ({ watches: watchHub.active, listenStreams: watchHub.listenStreams }));
   // A never-connected server whose catalog names the files a listen may watch and tells when the
   // listed hosts changed (2026-07-28 HTTP has no long-lived server of its own to ask).
   const probe = createMcpServer(app, {

@@ -577,7 +577,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     key: "maxSessionsPerClient",
     env: "SCOUT_MAX_SESSIONS_PER_CLIENT",
     description:
-      "Live HTTP sessions per client (API key, else remote address); a new one closes its idlest (0: no cap)",
+      "Live HTTP sessions per client (API key, else remote address); a new one closes its idlest (0: no cap). Also caps its open 2026-07-28 listen streams",
     defaultText: "64",
     parse: positiveNumber(64, { integer: true, allowZero: true }),
   },
@@ -667,14 +667,16 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   {
     key: "maxWatches",
     env: "SCOUT_MAX_WATCHES",
-    description: "Resource subscriptions (watched files, polled over SFTP) the whole server runs at most",
+    description:
+      "Watched files (resources/subscribe, listen resourceSubscriptions; polled over SFTP) the whole server runs at most",
     defaultText: "256",
     parse: positiveNumber(256, { integer: true }),
   },
   {
     key: "maxWatchesPerClient",
     env: "SCOUT_MAX_WATCHES_PER_CLIENT",
-    description: "Resource subscriptions one client (API key, else address; stdio is one) holds at most",
+    description:
+      "Watched files one client (API key, else address; stdio is one) holds at most, across its sessions and listen streams",
     defaultText: "16",
     parse: positiveNumber(16, { integer: true }),
   },

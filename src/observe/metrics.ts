@@ -189,6 +189,27 @@ export class ScoutMetrics {
       for (const outcome of REQUEST_OUTCOMES) this.requests.inc({ mode, outcome }, 0);
   }
 
+  /** Watched files and open 2026-07-28 listen streams, read at scrape time. */
+  observeWatches(read: () => { watches: number; listenStreams: number }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "scout_watches",
+      help: "Watched files (2025 resources/subscribe and 2026-07-28 listen resourceSubscriptions)",
+      registers,
+      collect() {
+        this.set(read().watches);
+      },
+    });
+    new Gauge({
+      name: "scout_listen_streams",
+      help: "Open subscriptions/listen streams (2026-07-28)",
+      registers,
+      collect() {
+        this.set(read().listenStreams);
+      },
+    });
+  }
+
   /** A FleetObserver that feeds the pool metrics. */
   fleetObserver(): FleetObserver {
     return {

@@ -152,6 +152,11 @@ for (const transport of ["http", "stdio"] as const) {
         // At once after the acknowledgement: reported even if it lands before the first poll.
         appendFileSync(log, "second line\n");
         await untilHealth(u, { watches: 1, listenStreams: 1 });
+        if (u.server) {
+          const metrics = await (await fetch(new URL("/metrics", u.server.http!.url))).text();
+          expect(metrics).toMatch(/^scout_watches 1$/m);
+          expect(metrics).toMatch(/^scout_listen_streams 1$/m);
+        }
         await waitUntil(() => seen.length >= 1, 15_000, "a notification for the append");
         expect(seen[0]).toMatchObject({
           uri,
