@@ -30,6 +30,7 @@ import {
   formatZfsSnapshots,
 } from "./format.js";
 import type { CallPipeline, CallSession } from "./calls.js";
+import type { HostConfig } from "../config/host.js";
 import type { ScoutEngine } from "./mode.js";
 import { normalizeRemotePath, validateResourceName } from "./target.js";
 import { fitReadResult, type ContinueHint } from "./budget.js";
@@ -141,11 +142,17 @@ function decodeCursor(cursor: string): { alias: string; kind: number } {
   );
 }
 
+/**
+ * The sorted scheme-safe aliases of a host list. The registry hands out the same array until the
+ * config changes, and a 2026-07-28 request builds a catalog each: computed once per host list.
+ */
+const SCHEME_ALIASES = new WeakMap<readonly HostConfig[], readonly string[]>();
+
 type RouteRead = (uri: string, signal: AbortSignal) => Promise<ReadResourceResult>;
 
 export class ResourceCatalog {
   /** Aliases last announced (sorted, scheme-safe): a change in them is one list_changed. */
-  private announced: string;
+  private announced: readonly string[];
 
   constructor(
     private readonly mcp: McpServer,
@@ -154,7 +161,7 @@ export class ResourceCatalog {
     private readonly pipeline: CallPipeline,
     private readonly session: CallSession,
   ) {
-    this.announced = this.schemeAliases().join("\n");
+    this.announced = this.schemeAliases(); // cached per host list: no cost per request
   }
 
   /**
@@ -165,7 +172,7 @@ export class ResourceCatalog {
    */
   install(): void {
     const server = this.mcp.server;
-    server.registerCapabilities({ resources: { listChanged: true }, completions: {} });
+    // The capabilities (resources with listChanged, completions) are the server's constructor's.
     server.setRequestHandler("resources/list", (req) => this.listResources(req.params?.cursor));
     server.setRequestHandler("resources/templates/list", (req) => this.listTemplates(req.params?.cursor));
     server.setRequestHandler("resources/read", async (req, ctx) => {
@@ -182,20 +189,26 @@ export class ResourceCatalog {
 
   /** After an ssh config change: one list_changed when the listed hosts changed (then true). */
   sync(): boolean {
-    const now = this.schemeAliases().join("\n");
-    if (now === this.announced) return false;
+    const now = this.schemeAliases();
+    const same = now === this.announced || now.join("\n") === this.announced.join("\n");
     this.announced = now;
+    if (same) return false;
     if (this.mcp.isConnected()) this.mcp.sendResourceListChanged();
     return true;
   }
 
   /** Sorted aliases that can be URI schemes (the others have only scout:// URIs). */
-  private schemeAliases(): string[] {
-    return this.app.registry
-      .list()
-      .map((h) => h.alias)
-      .filter(isSchemeSafe)
-      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  private schemeAliases(): readonly string[] {
+    const hosts = this.app.registry.list();
+    let aliases = SCHEME_ALIASES.get(hosts);
+    if (!aliases) {
+      aliases = hosts
+        .map((h) => h.alias)
+        .filter(isSchemeSafe)
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      SCHEME_ALIASES.set(hosts, aliases);
+    }
+    return aliases;
   }
 
   listResources(cursor?: string): ListResourcesResult {
@@ -717,7 +730,7 @@ export function resourceError(e: unknown, uri: string): unknown {
 }
 
 /** Index of the first element ≥ `key` in a sorted array. */
-function lowerBound(sorted: string[], key: string): number {
+function lowerBound(sorted: readonly string[], key: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {

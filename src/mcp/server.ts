@@ -205,6 +205,7 @@ export function createMcpServer(
         // The one tool never changes while Scout runs (the SDK would otherwise claim listChanged).
         tools: { listChanged: false },
         resources: { listChanged: true },
+        completions: {},
         // Logging (logging/setLevel) is gone from 2026-07-28; 2025 sessions keep it.
         ...(era === "legacy" ? { logging: {} } : {}),
         // Tasks: 2025-11-25's experimental capability, or 2026-07-28's extension (never both).
