@@ -50,6 +50,8 @@ export interface JobAnswer {
   action: JobAction | "start";
   /** The one job this answer is about, as just read (tasks map its state). */
   info?: JobInfo;
+  /** A listing's jobs per host (or why a host did not answer). */
+  list?: Array<{ host: string; jobs?: JobInfo[]; error?: ScoutError | Error }>;
   text: string;
   structured: Record<string, unknown>;
   host?: string;
@@ -212,6 +214,8 @@ export interface StartRequest {
   path: string;
   command: string;
   sudo?: { password: string | undefined } | undefined;
+  /** A broadcast's jobs share one id (one per host): its task names them all. */
+  id?: string;
 }
 
 /** `background=true`: the guard has already authorized it exactly as a foreground command. */
@@ -225,6 +229,7 @@ export async function startJobCall(deps: JobDeps, r: StartRequest): Promise<JobA
     retentionS: deps.settings.jobRetentionS,
     signal: deps.signal,
     ...(r.sudo ? { sudo: r.sudo } : {}),
+    ...(r.id ? { id: r.id } : {}),
   });
   const text = [
     `Started job ${j.handle}${j.pid !== undefined ? ` (pid ${j.pid})` : ""} in ${r.path}${r.sudo ? " as root (sudo)" : ""}:`,
@@ -393,7 +398,7 @@ async function listCall(deps: JobDeps, pattern: string): Promise<JobAnswer> {
         const r = await listJobs(deps.host(alias), deps.limits, { retentionS, signal: deps.signal });
         return { alias, ...r };
       } catch (e) {
-        return { alias, error: errorMessage(e) };
+        return { alias, error: errorMessage(e), cause: e instanceof Error ? e : new Error(String(e)) };
       }
     }),
   );
@@ -418,6 +423,9 @@ async function listCall(deps: JobDeps, pattern: string): Promise<JobAnswer> {
       ),
     },
     ...(hosts.length === 1 ? { host: hosts[0]! } : {}),
+    list: per.map((p) =>
+      "error" in p ? { host: p.alias, error: p.cause } : { host: p.alias, jobs: p.jobs },
+    ),
   };
 }
 

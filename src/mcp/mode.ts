@@ -115,6 +115,10 @@ export interface ModeResult {
    * on as this job (a task-capable client gets a task); task polls map its state. Not sent.
    */
   jobInfo?: JobInfo;
+  /** A job listing, per host (tasks of a broadcast read their jobs' states from it). */
+  jobList?: Array<{ host: string; jobs?: JobInfo[]; error?: Error }>;
+  /** A broadcast started as jobs (`background=true`): the handles started, the hosts not. */
+  fleetJobs?: { started: string[]; failed: string[] };
 }
 
 export interface ModeSpec<P extends Plan = Plan, D = unknown> {

@@ -59,14 +59,8 @@ function checkCombination(args: ScoutArgs): void {
   if (args.beam_target && !args.beam_source) {
     throw new ScoutError("invalid-input", "beam_target requires beam_source to be specified.");
   }
-  if (args.background && args.targets && args.targets.length > 0) {
-    throw new ScoutError(
-      "invalid-input",
-      "background=true starts one job on one target; it does not combine with targets",
-      {
-        hint: "Start one job per host with target='host:/path'",
-      },
-    );
+  if (args.background && args.targets && args.targets.length > 0 && args.query === undefined) {
+    throw new ScoutError("invalid-input", "background=true with targets needs a query: the command to start");
   }
   if (args.sudo && args.query === undefined) {
     throw new ScoutError("invalid-input", "sudo=true needs a query: it runs that command as root");

@@ -28,12 +28,13 @@ import {
   verifyConfirmState,
 } from "./elicit.js";
 import { errorText } from "./format.js";
-import type { ScoutEngine } from "./mode.js";
+import type { ModeResult, ScoutEngine } from "./mode.js";
 import { ResourceCatalog } from "./resources.js";
 import { installSubscriptions, type SessionWatches, type WatchHub } from "./watches.js";
 import { SCOUT_DESCRIPTION, scoutInputSchema } from "./schema.js";
 import { modeOf, scoutOutputSchema } from "./scout-tool.js";
 import {
+  fleetTaskId,
   installTaskMethods,
   legacyCreateTaskResult,
   modernCreateTaskResult,
@@ -59,6 +60,12 @@ export interface SessionOptions {
 
 /** Whether a tools/call is, or may become, a task: see callScout. */
 type TaskRequest = "asked" | "offered" | "none";
+
+/** The task id of a broadcast started as jobs, if any job started and the id is not too long. */
+function fleetTaskOf(r: ModeResult): string | undefined {
+  const f = r.fleetJobs;
+  return f && f.started.length > 0 ? fleetTaskId(f.started, f.failed) : undefined;
+}
 
 /** 2025-11-25: `params.task` ({ ttl? }) asks for a task (the SDK's own guard accepts any params). */
 function asksForTask(params: unknown): boolean {
@@ -306,13 +313,16 @@ export function createMcpServer(
     ctx: ServerContext,
   ): Promise<CallToolResult> => {
     const { progress: _progress, ...call } = session; // no progress on a task's own stream
-    const asJob = modeOf(args) === "command";
-    const started = asJob
+    const mode = modeOf(args);
+    const asJobs = mode === "command" || (mode === "broadcast" && args.query !== undefined);
+    const started = asJobs
       ? await options.pipeline.tool({ ...args, background: true }, call, ctx.mcpReq.signal)
       : undefined;
     if (started?.kind === "done" && started.result.jobInfo) {
       return legacyCreateTaskResult(hub.jobTask(started.result.jobInfo, call));
     }
+    const fleet = started?.kind === "done" ? fleetTaskOf(started.result) : undefined;
+    if (fleet) return legacyCreateTaskResult(hub.fleetTask(fleet, call));
     const run = hub.startLocal(
       (signal, onAuthorized) =>
         started ? Promise.resolve(started) : options.pipeline.tool(args, { ...call, onAuthorized }, signal),
@@ -330,6 +340,30 @@ export function createMcpServer(
    * SCOUT_JOB_AFTER goes on as its job, answered as that job's task; any other call (but job
    * calls) that outlives it, as an in-process task. Quicker calls answer inline as always.
    */
+  /**
+   * A broadcast command for a task-capable client, with SCOUT_JOB_AFTER: one job per host; if all
+   * end within it, the broadcast's answer inline (their jobs stay, listed), else the task.
+   */
+  const offerFleetTask = async (
+    hub: TaskHub,
+    args: z.infer<typeof scoutInputSchema>,
+    call: CallSession,
+    ctx: ServerContext,
+    afterMs: number,
+  ): Promise<CallToolResult | InputRequiredResult> => {
+    const until = performance.now() + afterMs;
+    const started = await options.pipeline.tool({ ...args, background: true }, call, ctx.mcpReq.signal);
+    const taskId = started.kind === "done" ? fleetTaskOf(started.result) : undefined;
+    if (!taskId) return answer(started);
+    for (;;) {
+      const v = await hub.get(taskId, "modern", call, ctx.mcpReq.signal);
+      if (v.status === "completed" && v.result) return v.result;
+      if (v.status !== "working" || performance.now() + 500 > until) break;
+      await sleep(Math.min(500, until - performance.now()));
+    }
+    return modernCreateTaskResult(hub.fleetTask(taskId, call));
+  };
+
   const offerTask = async (
     hub: TaskHub,
     args: z.infer<typeof scoutInputSchema>,
@@ -338,6 +372,9 @@ export function createMcpServer(
   ): Promise<CallToolResult | InputRequiredResult> => {
     const afterMs = engine.settings.jobAfterMs;
     const mode = modeOf(args);
+    if (mode === "broadcast" && args.query !== undefined && args.background === undefined && afterMs > 0) {
+      return offerFleetTask(hub, args, call, ctx, afterMs);
+    }
     if (mode === "command" || mode === "job" || afterMs <= 0) {
       const outcome = await options.pipeline.tool(args, call, ctx.mcpReq.signal);
       const j =

@@ -29,6 +29,7 @@ import type { Settings } from "../config/settings.js";
 import { ScoutError, errorMessage } from "../errors.js";
 import { parseJobHandle, type JobInfo } from "../ops/jobs/jobs.js";
 import type { CallPipeline, CallSession, ToolOutcome } from "./calls.js";
+import { formatBroadcast, type BroadcastBlock } from "./format.js";
 import { formatDuration, stateText } from "./jobs.js";
 import type { ScoutArgs } from "./schema.js";
 
@@ -58,7 +59,27 @@ const LOCAL_POLL_MS = 1000;
 const LOCAL_KEEP_MS = 3600_000;
 const LOCAL_MAX = 1000;
 
-type TaskRef = { kind: "job"; host: string; id: string; handle: string } | { kind: "local"; id: string };
+type TaskRef =
+  | { kind: "job"; host: string; id: string; handle: string }
+  | {
+      kind: "fleet";
+      taskId: string;
+      started: Array<{ host: string; id: string; handle: string }>;
+      failed: string[];
+    }
+  | { kind: "local"; id: string };
+
+/**
+ * A broadcast's task id lists its jobs: `fleet:<h1>/<id1>,<h2>/<id2>[;!<h3>,…]` (`!`: not started).
+ * Longer than this, the id would not fit an HTTP header (`Mcp-Name` carries it), and the task
+ * runs in-process instead (its jobs still live on the hosts).
+ */
+const FLEET_ID_MAX = 8000;
+
+export function fleetTaskId(started: string[], failed: string[]): string | undefined {
+  const taskId = `fleet:${started.join(",")}${failed.length ? `;!${failed.join(",")}` : ""}`;
+  return taskId.length <= FLEET_ID_MAX ? taskId : undefined;
+}
 
 /** `job:web1/20261203-171502-a3f9c0` or `local:<process>.<random>`; anything else is unknown. */
 export function parseTaskId(taskId: string): TaskRef | undefined {
@@ -66,6 +87,19 @@ export function parseTaskId(taskId: string): TaskRef | undefined {
     try {
       const { host, id } = parseJobHandle(taskId.slice(4));
       return { kind: "job", host, id, handle: `${host}/${id}` };
+    } catch {
+      return undefined;
+    }
+  }
+  const fleet = /^fleet:([^;]+)(?:;!(.+))?$/.exec(taskId);
+  if (fleet) {
+    try {
+      const started = fleet[1]!.split(",").map((h) => {
+        const { host, id } = parseJobHandle(h);
+        return { host, id, handle: `${host}/${id}` };
+      });
+      const failed = fleet[2] ? fleet[2].split(",").filter((h) => h !== "") : [];
+      return { kind: "fleet", taskId, started, failed };
     } catch {
       return undefined;
     }
@@ -111,7 +145,7 @@ interface LocalTask {
 
 export interface TaskHubOptions {
   pipeline: CallPipeline;
-  settings: Pick<Settings, "jobRetentionS" | "requestTimeoutMs">;
+  settings: Pick<Settings, "jobRetentionS" | "requestTimeoutMs" | "maxOutputSize">;
 }
 
 /** The era a task operation answers in: the wire shapes differ (see the module comment). */
@@ -240,7 +274,9 @@ export class TaskHub {
     const ref = parseTaskId(taskId);
     if (!ref) throw notFound(taskId, "not a task id this server issued");
     if (ref.kind === "local") return this.localOp(ref.id, "get", session, (t) => this.fromLocal(t, era));
-    return this.jobView(ref, era, { ...session, task: { id: taskId, op: "get" } }, signal);
+    const s = { ...session, task: { id: taskId, op: "get" } };
+    if (ref.kind === "fleet") return this.withEraRules(await this.fleetView(ref, s, signal), era);
+    return this.jobView(ref, era, s, signal);
   }
 
   /**
@@ -256,6 +292,14 @@ export class TaskHub {
       const t = this.local.get(ref.id);
       if (t) await Promise.race([t.ended, sleep(waitMs, signal)]);
       view = await this.get(taskId, "legacy", { ...session }, signal);
+    } else if (ref.kind === "fleet") {
+      const s = { ...session, task: { id: taskId, op: "result" } };
+      const until = performance.now() + waitMs;
+      for (;;) {
+        view = this.withEraRules(await this.fleetView(ref, s, signal), "legacy");
+        if (isTerminal(view.status) || performance.now() > until || signal.aborted) break;
+        await sleep(JOB_POLL_MS, signal);
+      }
     } else {
       const s = { ...session, task: { id: taskId, op: "result" } };
       await this.o.pipeline.tool(
@@ -303,6 +347,7 @@ export class TaskHub {
       });
     }
     const s = { ...session, task: { id: taskId, op: "cancel" } };
+    if (ref.kind === "fleet") return this.fleetCancel(ref, era, s, signal);
     const outcome = await this.o.pipeline.tool(
       { job: ref.handle, job_action: "cancel" } as ScoutArgs,
       s,
@@ -448,6 +493,171 @@ export class TaskHub {
   private withEraRules(view: TaskView, era: TaskEra): TaskView {
     if (era === "legacy" && view.status === "completed" && view.result?.isError) {
       return { ...view, status: "failed", statusMessage: textOf(view.result).slice(0, 500) };
+    }
+    return view;
+  }
+
+  // ---- broadcast (fleet) tasks: one job per host -----------------------------------------------
+
+  /** The view of a broadcast just started as jobs (`fleetJobs` of its answer). */
+  fleetTask(taskId: string, session: CallSession): TaskView {
+    this.created(taskId, session);
+    const now = new Date();
+    return {
+      taskId,
+      status: "working",
+      statusMessage: "Jobs started",
+      createdAt: now,
+      lastUpdatedAt: now,
+      ttlMs: this.jobTtlMs,
+      pollIntervalMs: JOB_POLL_MS,
+    };
+  }
+
+  /**
+   * A broadcast's state: one job listing over its hosts (one pipeline call), then, once every job
+   * ended, each job's answer (one call per host) assembled as the broadcast's answer.
+   */
+  private async fleetView(
+    ref: Extract<TaskRef, { kind: "fleet" }>,
+    session: CallSession,
+    signal: AbortSignal,
+  ): Promise<TaskView> {
+    const listing = await this.o.pipeline.tool(
+      { job: [...new Set(ref.started.map((j) => j.host))].join(",") } as ScoutArgs,
+      session,
+      signal,
+    );
+    if (listing.kind !== "done" || !listing.result.jobList) {
+      if (listing.kind === "done" || listing.kind === "input_required") {
+        throw new ProtocolError(ProtocolErrorCode.InternalError, `No job listing for task ${ref.taskId}`);
+      }
+      const e = listing.error;
+      if (e instanceof ScoutError && (e.code === "invalid-input" || e.code === "unknown-host")) {
+        throw notFound(ref.taskId, e.message);
+      }
+      throw new ProtocolError(ProtocolErrorCode.InternalError, `Error: ${errorMessage(e)}`);
+    }
+    const per = new Map(listing.result.jobList.map((h) => [h.host, h]));
+    const jobs: JobInfo[] = [];
+    const silent: string[] = [];
+    let missing = 0;
+    for (const { host, id } of ref.started) {
+      const h = per.get(host);
+      const j = h?.jobs?.find((x) => x.id === id);
+      if (j) jobs.push(j);
+      else if (h?.error) silent.push(host);
+      else missing++;
+    }
+    if (jobs.length === 0 && silent.length === 0) {
+      throw notFound(ref.taskId, "its jobs are gone (cleaned up after SCOUT_JOB_RETENTION?)");
+    }
+    const running = jobs.filter((j) => j.state === "running" || j.state === "starting");
+    const createdAt = new Date(Math.min(Date.now(), ...jobs.map((j) => j.startedAt.getTime())));
+    const lastUpdatedAt = new Date(
+      Math.max(createdAt.getTime(), ...jobs.map((j) => j.endedAt?.getTime() ?? 0)),
+    );
+    const base = {
+      taskId: ref.taskId,
+      createdAt,
+      lastUpdatedAt,
+      ttlMs: this.jobTtlMs,
+      pollIntervalMs: JOB_POLL_MS,
+    };
+    if (running.length > 0 || silent.length > 0) {
+      const parts = [`${jobs.length - running.length}/${ref.started.length} jobs ended`];
+      if (running.length) parts.push(`${running.length} running`);
+      if (silent.length) {
+        parts.push(`not answering: ${silent.slice(0, 5).join(", ")}${silent.length > 5 ? ", …" : ""}`);
+      }
+      return { ...base, status: "working", statusMessage: parts.join("; ") };
+    }
+    if (missing === 0 && jobs.every((j) => j.state === "cancelled")) {
+      return { ...base, status: "cancelled", statusMessage: `All ${jobs.length} jobs cancelled` };
+    }
+    // Every job ended: the broadcast's answer, one section per target, from each job's result.
+    const blocks = await Promise.all(
+      ref.started.map(
+        async ({ host, handle }): Promise<BroadcastBlock & { exitCode?: number | null; job?: string }> => {
+          const j = jobs.find((x) => x.handle === handle);
+          if (!j) return { host, path: "", ok: false, error: true, output: `No job ${handle} (cleaned up?)` };
+          const r = await this.o.pipeline.tool(
+            { job: j.handle, job_action: "result" } as ScoutArgs,
+            session,
+            signal,
+          );
+          if (r.kind === "done") {
+            const exitCode = r.result.exitCode ?? null;
+            return { host, path: j.cwd, ok: exitCode === 0, output: r.result.text, exitCode, job: handle };
+          }
+          const why = r.kind === "input_required" ? "unexpected question" : errorMessage(r.error);
+          return { host, path: j.cwd, ok: false, error: true, output: why, job: handle };
+        },
+      ),
+    );
+    for (const host of ref.failed) {
+      blocks.push({
+        host,
+        path: "",
+        ok: false,
+        error: true,
+        output: "not started: refused or unreachable when the task was created",
+      });
+    }
+    const text = formatBroadcast(blocks, { maxTotalBytes: this.o.settings.maxOutputSize });
+    const succeeded = blocks.filter((b) => b.ok).length;
+    return {
+      ...base,
+      status: "completed",
+      statusMessage: `${succeeded}/${blocks.length} hosts succeeded`,
+      result: {
+        content: [{ type: "text", text }],
+        structuredContent: {
+          mode: "broadcast",
+          succeeded,
+          total: blocks.length,
+          results: blocks.map((b) => ({
+            target: `${b.host}:${b.path}`,
+            ok: b.ok,
+            ...(b.exitCode !== undefined ? { exitCode: b.exitCode } : {}),
+            ...(b.job !== undefined ? { job: b.job } : {}),
+          })),
+        },
+      },
+    };
+  }
+
+  /** Cancels every job of a broadcast (one job call each); answers the state after. */
+  private async fleetCancel(
+    ref: Extract<TaskRef, { kind: "fleet" }>,
+    era: TaskEra,
+    session: CallSession,
+    signal: AbortSignal,
+  ): Promise<TaskView> {
+    const outcomes = await Promise.all(
+      ref.started.map(({ handle }) =>
+        this.o.pipeline.tool({ job: handle, job_action: "cancel" } as ScoutArgs, session, signal),
+      ),
+    );
+    for (const o of outcomes) {
+      if (o.kind === "refused")
+        throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `Error: ${o.error.userText}`);
+    }
+    const stopped = outcomes.filter((o) => {
+      const how = o.kind === "done" ? o.result.structured.outcome : undefined;
+      return how === "terminated" || how === "killed";
+    }).length;
+    if (era === "legacy" && stopped === 0) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Cannot cancel task ${ref.taskId}: its jobs had already ended`,
+      );
+    }
+    const view = await this.fleetView(ref, session, signal);
+    if (era === "legacy" && view.status !== "cancelled") {
+      // Some jobs had ended before, the rest are cancelled: 2025-11-25 makes the task cancelled.
+      const { result: _result, ...rest } = view;
+      return { ...rest, status: "cancelled", statusMessage: `${stopped} running jobs cancelled` };
     }
     return view;
   }

@@ -29,16 +29,20 @@ import { labSettings, processesMatching, uniqueSleep, waitUntil } from "./harnes
 
 let lab: LabFleet;
 let h0: string;
+let h1: string;
 let root0: string;
+let root1: string;
 const SPOOL = "/home/scoutlab/.cache/scout-jobs";
 const TASKS = "io.modelcontextprotocol/tasks";
 const jobsCreated: string[] = [];
 const servers: RunningServer[] = [];
 
 beforeAll(async () => {
-  lab = await startFleet({ hosts: 1 });
+  lab = await startFleet({ hosts: 2 });
   h0 = lab.hosts[0]!.alias;
+  h1 = lab.hosts[1]!.alias;
   root0 = lab.hosts[0]!.root;
+  root1 = lab.hosts[1]!.root;
   await lab.writeFile(join(root0, "hello.txt"), "hello\nworld\n");
 });
 
@@ -58,6 +62,13 @@ async function httpScout(overrides: Partial<Settings> = {}): Promise<RunningServ
 }
 
 const jobIdOf = (taskId: string) => taskId.slice(taskId.lastIndexOf("/") + 1);
+/** Every job id a task names (a broadcast's task names one per host). */
+const jobIdsOf = (taskId: string) =>
+  taskId
+    .replace(/^(job|fleet):/, "")
+    .split(/[,;]/)
+    .filter((h) => h.includes("/"))
+    .map(jobIdOf);
 const textOf = (r: unknown) =>
   (((r as { content?: unknown }).content ?? []) as Array<{ type: string; text?: string }>)
     .map((c) => c.text ?? "")
@@ -226,6 +237,69 @@ describe("2025-11-25 tasks (SDK v1 client)", () => {
     }
   });
 
+  it("a broadcast command as a task is one job per host: result as the broadcast's answer; cancel stops every host", async () => {
+    const client = await legacyClient("http", url);
+    const cmd = uniqueSleep(60);
+    try {
+      const targets = [`${h0}:${root0}`, `${h1}:${root1}`];
+      const messages = await collect(
+        client.experimental.tasks.callToolStream(
+          { name: "scout", arguments: { targets, query: "echo on $(basename $PWD); sleep 1" } },
+          undefined,
+          { task: {} },
+        ),
+      );
+      const taskId = messages.find((m) => m.type === "taskCreated")!.task!.taskId;
+      jobsCreated.push(...jobIdsOf(taskId));
+      expect(taskId).toMatch(
+        new RegExp(`^fleet:${h0}/\\d{8}-\\d{6}-[0-9a-f]{6},${h1}/\\d{8}-\\d{6}-[0-9a-f]{6}$`),
+      );
+      const result = messages.at(-1)!.result as { structuredContent: Record<string, unknown> };
+      const text = textOf(result);
+      expect(text).toContain(`═══ ${h0}:${root0}`);
+      expect(text).toContain(`on ${root0.split("/").pop()}`);
+      expect(text).toContain(`on ${root1.split("/").pop()}`);
+      expect(text).toContain("─── 2/2 hosts succeeded ───");
+      expect(result.structuredContent).toMatchObject({ mode: "broadcast", succeeded: 2, total: 2 });
+
+      // Long on both hosts: a cancel of the task ends both process groups.
+      const stream = client.experimental.tasks.callToolStream(
+        { name: "scout", arguments: { targets, query: cmd } },
+        undefined,
+        { task: {} },
+      );
+      const created = (await stream[Symbol.asyncIterator]().next()).value as Message;
+      const id2 = created.task!.taskId;
+      jobsCreated.push(...jobIdsOf(id2));
+      expect(id2).toMatch(new RegExp(`^fleet:${h0}/\\S+,${h1}/\\S+$`));
+      await waitUntil(() => processesMatching(cmd).length >= 2, 30_000, `'${cmd}' on both hosts`).catch(
+        async (e: unknown) => {
+          const t = await client.experimental.tasks.getTask(id2);
+          throw new Error(
+            `${String(e)}; running: ${processesMatching(cmd).length}; task: ${JSON.stringify(t)}`,
+          );
+        },
+      );
+      expect((await client.experimental.tasks.getTask(id2)).statusMessage).toMatch(
+        /^0\/2 jobs ended; 2 running/,
+      );
+      expect((await client.experimental.tasks.cancelTask(id2)).status).toBe("cancelled");
+      expect(processesMatching(cmd)).toEqual([]);
+      // Without tasks, background=true with targets answers each host's job handle.
+      const plain = await client.callTool({
+        name: "scout",
+        arguments: { targets, query: "true", background: true },
+      });
+      expect(textOf(plain)).toMatch(
+        new RegExp(`Started job ${h0}/\\S+ \\(pid \\d+\\)(.|\n)*Started job ${h1}/`),
+      );
+      const jobs = (plain.structuredContent as { results: Array<{ job: string }> }).results.map((r) => r.job);
+      jobsCreated.push(...jobs.map(jobIdOf));
+    } finally {
+      await client.close();
+    }
+  });
+
   it("a read as a task runs in-process; an unknown task id is -32602; no task: answers as before", async () => {
     const client = await legacyClient("stdio");
     try {
@@ -335,12 +409,21 @@ async function modernClient(
   };
 }
 
+/**
+ * SCOUT_JOB_AFTER for these tests: quick commands get this much room to answer inline; slow ones
+ * wait for a go file the test creates only once it holds the task, so neither depends on speed.
+ */
+const AFTER_MS = 4000;
+/** A command that runs until the test creates `go-<tag>` in its directory, then prints `out`. */
+const untilGo = (tag: string, out: string) => `while [ ! -f go-${tag} ]; do sleep 0.2; done; echo ${out}`;
+const tagOf = () => uniqueSleep(0).replace("sleep 0.", "t");
+
 describe("2026-07-28 tasks extension (SDK v2 client)", () => {
   let url: string;
   let auditLog: string;
   beforeAll(async () => {
     auditLog = join(mkdtempSync(join(tmpdir(), "scout-tasks-")), "audit.jsonl");
-    url = (await httpScout({ jobAfterMs: 1000, auditLog })).http?.url ?? "";
+    url = (await httpScout({ jobAfterMs: AFTER_MS, auditLog })).http?.url ?? "";
   });
 
   it("server/discover advertises the extension; a short command answers inline, a long one is a task over HTTP", async () => {
@@ -361,9 +444,11 @@ describe("2026-07-28 tasks extension (SDK v2 client)", () => {
         .find((r) => r.command === "echo quick");
       expect(ranAs).toMatchObject({ mode: "command", jobAction: "result", exitCode: 0, outcome: "ok" });
       expect(existsSync(join(SPOOL, jobIdOf(ranAs!.job as string)))).toBe(false);
-      const created = await c.call({ target: `${h0}:${root0}`, query: "sleep 2; echo slow" });
+      const tag = tagOf();
+      const created = await c.call({ target: `${h0}:${root0}`, query: untilGo(tag, "slow") });
       expect(created).toMatchObject({ resultType: "task", status: "working", pollIntervalMs: 2000 });
       const taskId = created.taskId as string;
+      await lab.writeFile(join(root0, `go-${tag}`), "");
       expect(taskId).toMatch(new RegExp(`^job:${h0}/`));
       jobsCreated.push(jobIdOf(taskId));
       const done = await c.poll(taskId);
@@ -421,25 +506,51 @@ describe("2026-07-28 tasks extension (SDK v2 client)", () => {
     }
   });
 
+  it("a broadcast that outlives SCOUT_JOB_AFTER is a task (one job per host); a quick one answers inline", async () => {
+    const c = await modernClient("http", { url });
+    try {
+      const targets = [`${h0}:${root0}`, `${h1}:${root1}`];
+      const quick = await c.call({ targets, query: "echo fast" });
+      expect(quick.resultType).toBe("complete");
+      expect(textOf(quick)).toContain("─── 2/2 hosts succeeded ───");
+      const jobs = (quick.structuredContent as { results: Array<{ job: string }> }).results;
+      jobsCreated.push(...jobs.map((j) => jobIdOf(j.job)));
+      const tag = tagOf();
+      const created = await c.call({ targets, query: untilGo(tag, "slow") });
+      expect(created).toMatchObject({ resultType: "task", status: "working" });
+      const taskId = created.taskId as string;
+      await lab.writeFile(join(root0, `go-${tag}`), "");
+      await lab.writeFile(join(root1, `go-${tag}`), "");
+      jobsCreated.push(...jobIdsOf(taskId));
+      const done = await c.poll(taskId);
+      expect(done.status).toBe("completed");
+      expect(textOf(done.result)).toMatch(/slow(.|\n)*slow(.|\n)*─── 2\/2 hosts succeeded ───/);
+    } finally {
+      await c.client.close();
+    }
+  });
+
   it("a client without the extension gets the job handle (and can read the job); tasks/get from it is -32021", async () => {
     const c = await modernClient("http", { url, tasks: false });
     try {
       const quick = await c.call({ target: `${h0}:${root0}`, query: "echo inline" });
       expect(textOf(quick)).toBe("inline");
-      const r = await c.call({ target: `${h0}:${root0}`, query: "sleep 2; echo later" });
+      const tag = tagOf();
+      const r = await c.call({ target: `${h0}:${root0}`, query: untilGo(tag, "later") });
       expect(r.resultType).toBe("complete");
       expect(textOf(r)).toMatch(
-        new RegExp(`^Still running after 1s: it continues as job (${h0}/\\S+) \\(pid \\d+\\)`),
+        new RegExp(`^Still running after 4s: it continues as job (${h0}/\\S+) \\(pid \\d+\\)`),
       );
       const handle = (r.structuredContent as { job: { handle: string } }).job.handle;
       jobsCreated.push(jobIdOf(handle));
-      await c.call({ job: handle, job_action: "wait", wait: 20 });
+      await lab.writeFile(join(root0, `go-${tag}`), "");
+      await c.call({ job: handle, job_action: "wait", wait: 30 });
       expect(textOf(await c.call({ job: handle, job_action: "result" }))).toBe("later");
       await expect(c.raw("tasks/get", { taskId: `job:${handle}` })).rejects.toThrow(
         /Missing required client capability/,
       );
       // background=false keeps the command in the foreground despite SCOUT_JOB_AFTER.
-      const fg = await c.call({ target: `${h0}:${root0}`, query: "sleep 1.5; echo fg", background: false });
+      const fg = await c.call({ target: `${h0}:${root0}`, query: "sleep 4.5; echo fg", background: false });
       expect(textOf(fg)).toBe("fg");
     } finally {
       await c.client.close();

@@ -14,10 +14,14 @@ import { listDirectory } from "../../ops/list.js";
 import { readFile, statPath } from "../../ops/read.js";
 import { formatBroadcast, formatCommandResult, formatFileContent } from "../format.js";
 import { defineMode, type Plan, type PlanTarget, type RunContext } from "../mode.js";
+import { startJobCall } from "../jobs.js";
 import { expandTargets } from "../target.js";
+import { jobDeps } from "./job.js";
 
 interface BroadcastPlan extends Plan {
   query?: string;
+  /** background=true: start the query as a job on every target (a job id of its own each). */
+  asJobs?: boolean;
 }
 
 interface TargetResult {
@@ -29,14 +33,17 @@ interface TargetResult {
   error?: boolean;
   /** Only the first line was kept (memory bound): the size of the whole output. */
   droppedBytes?: number;
+  /** background=true: the job started on this target. */
+  job?: string;
 }
 
 /** What a finished target keeps when the outputs kept so far already reach the memory bound. */
 const KEPT_WHEN_DROPPED = 1024;
 
-function question(targets: readonly string[], query: string, sudo: boolean): string {
+function question(targets: readonly string[], query: string, sudo: boolean, asJobs: boolean): string {
   const shown = targets.slice(0, 10).join(", ") + (targets.length > 10 ? ", …" : "");
-  return `Run this command${sudo ? " as root (sudo)" : ""} on ${targets.length} targets (${shown})?\n\n${query}`;
+  const what = asJobs ? "Start this command as a background job" : "Run this command";
+  return `${what}${sudo ? " as root (sudo)" : ""} on ${targets.length} targets (${shown})?\n\n${query}`;
 }
 
 async function one(p: BroadcastPlan, i: number, t: PlanTarget, ctx: RunContext): Promise<TargetResult> {
@@ -47,6 +54,22 @@ async function one(p: BroadcastPlan, i: number, t: PlanTarget, ctx: RunContext):
     const refused = ctx.grant.refusal(i);
     if (refused) throw refused;
     const access = engine.fleet.host(host);
+    if (p.query !== undefined && p.asJobs) {
+      const sudo = p.sudo ? ctx.grant.sudo(host) : undefined;
+      const a = await startJobCall(jobDeps(ctx), {
+        host,
+        path,
+        command: p.query,
+        ...(sudo ? { sudo } : {}),
+      });
+      return {
+        host,
+        path,
+        ok: true,
+        output: a.text.split("\n", 1)[0] ?? "",
+        ...(a.job ? { job: a.job } : {}),
+      };
+    }
     if (p.query !== undefined) {
       const sudo = p.sudo ? ctx.grant.sudo(host) : undefined;
       const r = await runCommand(access, p.query, engine.limits, {
@@ -164,23 +187,44 @@ async function runUntil(
 
 export const broadcastMode = defineMode<BroadcastPlan, TargetResult[]>({
   mode: "broadcast",
-  params: ["targets", "query", "sudo"],
+  params: ["targets", "query", "sudo", "background"],
   output: z.object({
     mode: z.literal("broadcast"),
     succeeded: z.number(),
     total: z.number(),
     results: z.array(
-      z.object({ target: z.string(), ok: z.boolean(), exitCode: z.number().nullable().optional() }),
+      z.object({
+        target: z.string(),
+        ok: z.boolean(),
+        exitCode: z.number().nullable().optional(),
+        job: z.string().optional(),
+      }),
     ),
   }),
   plan(args, env) {
     const raw = args.targets ?? [];
     const targets: PlanTarget[] = expandTargets(raw, env.aliases(), env.settings.hostGroups);
     const q = args.query;
+    // Each host gets a job id of its own: two aliases may share one login (and one spool).
+    const asJobs = q !== undefined && args.background === true ? { asJobs: true } : {};
+    if (q !== undefined && args.background === true) {
+      const hosts = targets.filter((t) => !t.error).map((t) => t.host);
+      const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
+      if (twice !== undefined) {
+        throw new ScoutError(
+          "invalid-input",
+          `background=true starts one job per host; ${twice} is targeted twice`,
+          {
+            hint: "Give each host once (one working directory per host), or start the second one separately",
+          },
+        );
+      }
+    }
     return {
       mode: "broadcast",
       targets,
       perTarget: true,
+      ...asJobs,
       ...(q !== undefined
         ? {
             query: q,
@@ -190,6 +234,7 @@ export const broadcastMode = defineMode<BroadcastPlan, TargetResult[]>({
               targets.map((t) => (t.error ? t.host : `${t.host}:${t.path}`)),
               q,
               args.sudo,
+              args.background === true,
             ),
           }
         : {}),
@@ -229,8 +274,17 @@ export const broadcastMode = defineMode<BroadcastPlan, TargetResult[]>({
           target: `${r.host}:${r.path}`,
           ok: r.ok,
           ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+          ...(r.job !== undefined ? { job: r.job } : {}),
         })),
       },
+      ...(p.asJobs
+        ? {
+            fleetJobs: {
+              started: results.flatMap((r) => (r.job !== undefined ? [r.job] : [])),
+              failed: results.filter((r) => r.job === undefined).map((r) => r.host),
+            },
+          }
+        : {}),
     };
   },
 });

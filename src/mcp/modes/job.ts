@@ -131,6 +131,7 @@ export const jobMode = defineMode<JobPlan, JobAnswer>({
       ...(p.sudo ? { sudo: true } : {}),
       ...(a.job !== undefined ? { job: a.job } : {}),
       jobAction: a.action,
+      ...(a.list ? { jobList: a.list } : {}),
     };
   },
 });
