@@ -336,11 +336,6 @@ export function createMcpServer(
   };
 
   /**
-   * 2026-07-28, the client declared the tasks extension: Scout decides. A command that outlives
-   * SCOUT_JOB_AFTER goes on as its job, answered as that job's task; any other call (but job
-   * calls) that outlives it, as an in-process task. Quicker calls answer inline as always.
-   */
-  /**
    * A broadcast command for a task-capable client, with SCOUT_JOB_AFTER: one job per host; if all
    * end within it, the broadcast's answer inline (their jobs stay, listed), else the task.
    */
@@ -354,7 +349,7 @@ export function createMcpServer(
     const until = performance.now() + afterMs;
     const started = await options.pipeline.tool({ ...args, background: true }, call, ctx.mcpReq.signal);
     const taskId = started.kind === "done" ? fleetTaskOf(started.result) : undefined;
-    if (!taskId) return answer(started);
+    if (!taskId) return answer(started, ctx);
     for (;;) {
       const v = await hub.get(taskId, "modern", call, ctx.mcpReq.signal);
       if (v.status === "completed" && v.result) return v.result;
@@ -364,6 +359,11 @@ export function createMcpServer(
     return modernCreateTaskResult(hub.fleetTask(taskId, call));
   };
 
+  /**
+   * 2026-07-28, the client declared the tasks extension: Scout decides. A command that outlives
+   * SCOUT_JOB_AFTER goes on as its job, answered as that job's task; any other call (but job
+   * calls) that outlives it, as an in-process task. Quicker calls answer inline as always.
+   */
   const offerTask = async (
     hub: TaskHub,
     args: z.infer<typeof scoutInputSchema>,

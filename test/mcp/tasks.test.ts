@@ -74,6 +74,20 @@ const textOf = (r: unknown) =>
     .map((c) => c.text ?? "")
     .join("");
 
+/** The audit log's records so far (a line still being written is skipped). */
+function auditRecords(path: string): Array<Record<string, unknown>> {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
+
 // ---- 2025-11-25: SDK v1 client, experimental tasks ----------------------------------------
 
 async function legacyClient(transport: "http" | "stdio", url?: string, env: Record<string, string> = {}) {
@@ -163,10 +177,12 @@ describe("2025-11-25 tasks (SDK v1 client)", () => {
       await client.close();
     }
     // The audit log names the task and the job behind each operation.
-    const records = readFileSync(auditLog, "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    await waitUntil(
+      () => auditRecords(auditLog).some((r) => r.taskOp === "result" && r.jobAction === "result"),
+      10_000,
+      "the audit records",
+    );
+    const records = auditRecords(auditLog);
     const ops = records.filter((r) => r.task !== undefined).map((r) => `${r.taskOp}:${r.jobAction ?? "-"}`);
     expect(ops).toContain("create:-");
     expect(ops).toContain("get:status");
@@ -437,11 +453,13 @@ describe("2026-07-28 tasks extension (SDK v2 client)", () => {
       expect(textOf(quick)).toBe("quick");
       expect(quick.structuredContent).toMatchObject({ mode: "command", exitCode: 0 });
       // It ran as a job (the audit names it), answered inline, and its spool is gone from the host.
-      const ranAs = readFileSync(auditLog, "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((r) => r.command === "echo quick");
+      // (the audit log is appended asynchronously: wait for the record)
+      let ranAs: Record<string, unknown> | undefined;
+      await waitUntil(
+        () => (ranAs = auditRecords(auditLog).find((r) => r.command === "echo quick")) !== undefined,
+        10_000,
+        "the audit record",
+      );
       expect(ranAs).toMatchObject({ mode: "command", jobAction: "result", exitCode: 0, outcome: "ok" });
       expect(existsSync(join(SPOOL, jobIdOf(ranAs!.job as string)))).toBe(false);
       const tag = tagOf();
