@@ -326,4 +326,18 @@ describe("shutdown with listen streams open", () => {
     expect(await sub.closed).toBe("graceful");
     await u.client.close();
   });
+
+  it("over stdio: SIGTERM ends them gracefully too", async () => {
+    const log = await lab.writeFile(join(root0, "shutdown-stdio.log"), "x\n");
+    const u = await stdioScout();
+    try {
+      const sub = await u.client.listen({ resourceSubscriptions: [`scout://${h0}${log}`] });
+      await untilHealth(u, { watches: 1, listenStreams: 1 });
+      const pid = (u.client.transport as StdioClientTransport).pid!;
+      process.kill(pid, "SIGTERM");
+      expect(await sub.closed).toBe("graceful");
+    } finally {
+      await u.close();
+    }
+  });
 });
