@@ -5,14 +5,18 @@
  * ttlMs/cacheScope, -32602 for unknown resources and tools, no ping) are checked on raw HTTP.
  */
 import { existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serve, type RunningServer } from "../../src/cli/serve.js";
+import { LIST_PAGE_SIZE } from "../../src/mcp/resources.js";
 import { silentLogger } from "../../src/observe/log.js";
 import { startFleet, type LabFleet } from "../fleet/index.js";
 import { connectEra, type EraClient, type EraName, type ToolAnswer, type TransportName } from "./eras.js";
 import { labSettings, processesMatching, uniqueSleep, waitUntil } from "./harness.js";
+import { makeShims, type Shims } from "./shims.js";
 
 let lab: LabFleet;
 let server: RunningServer;
@@ -33,8 +37,20 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** Fake docker, compose, zfs and journalctl, on host-1's PATH (host-0 has none of them). */
+let shims: Shims;
+/** Local directory beam may use (SCOUT_BEAM_DIR over HTTP; stdio may use any path). */
+let beamDir: string;
+/** Aliases that pad the fleet past one resources/list page (they are host-0 under other names). */
+const FILLERS = 110;
+
 beforeAll(async () => {
-  lab = await startFleet({ hosts: 2 });
+  shims = makeShims();
+  beamDir = mkdtempSync(join(tmpdir(), "scout-eras-beam-"));
+  lab = await startFleet({
+    hosts: 2,
+    hostSshdConfig: (_alias, i) => (i === 1 ? [`SetEnv PATH=${shims.richBin}:/usr/bin:/bin`] : []),
+  });
   h0 = lab.hosts[0]!.alias;
   h1 = lab.hosts[1]!.alias;
   root0 = lab.hosts[0]!.root;
@@ -43,6 +59,10 @@ beforeAll(async () => {
     { alias: h0, port: lab.hosts[0]!.port },
     { alias: h1, port: lab.hosts[1]!.port },
     { alias: "deadhost", port: await closedPort(), extra: ["ConnectTimeout 2"] },
+    ...Array.from({ length: FILLERS }, (_, i) => ({
+      alias: `filler${String(i).padStart(3, "0")}`,
+      port: lab.hosts[0]!.port,
+    })),
   ]);
   await lab.writeFile(join(root0, "secret.txt"), "no\n", 0o000);
   await lab.writeFile(join(root0, "blob.bin"), Buffer.from([0, 1, 2, 3, 0, 255]));
@@ -55,7 +75,7 @@ beforeAll(async () => {
     join(root0, "log.txt"),
     Array.from({ length: 50 }, (_, i) => `l${i + 1}`).join("\n") + "\n",
   );
-  server = await serve(labSettings(lab, { transport: "http", sshConfigPath: config }), {
+  server = await serve(labSettings(lab, { transport: "http", sshConfigPath: config, beamDir }), {
     log: silentLogger(),
     installSignals: false,
   });
@@ -65,6 +85,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.shutdown("test done");
   await lab?.stop();
+  shims?.remove();
+  if (beamDir) rmSync(beamDir, { recursive: true, force: true });
 });
 
 const COMBOS: Array<[EraName, TransportName]> = [
@@ -127,6 +149,32 @@ describe.each(COMBOS)("%s client over %s", (era, transport) => {
     const copy = `${root1}/copied-${era}-${transport}.txt`;
     const beam = await c.call({ beam_source: `${h0}:${root0}/hello.txt`, beam_target: `${h1}:${copy}` });
     expect(beam.structuredContent).toMatchObject({ mode: "beam", direction: "remote", bytes: 12 });
+
+    // beam between this machine and a host: upload, then download it back.
+    const local = join(beamDir, `up-${era}-${transport}.txt`);
+    writeFileSync(local, "uploaded\n");
+    const up = await c.call({ target: `${h0}:${root0}/up-${era}-${transport}.txt`, beam: local });
+    expect(up.structuredContent).toMatchObject({ mode: "beam", direction: "upload", bytes: 9 });
+    const down = join(beamDir, `down-${era}-${transport}.txt`);
+    const got = await c.call({ target: `${h0}:${root0}/hello.txt`, beam: down });
+    expect(got.structuredContent).toMatchObject({ mode: "beam", direction: "download", bytes: 12 });
+    expect(readFileSync(down, "utf8")).toBe("hello\nworld\n");
+
+    // A background job: started, then waited for by its handle.
+    const job = await c.call({
+      target: `${h0}:${root0}`,
+      query: `echo job-${era}-${transport}`,
+      background: true,
+    });
+    const handle = (job.structuredContent as { job?: { handle?: string } }).job?.handle ?? "";
+    expect(job.structuredContent).toMatchObject({ mode: "job", action: "start" });
+    const waited = await c.call({ job: handle, job_action: "wait", wait: 20 });
+    expect(waited.structuredContent).toMatchObject({
+      mode: "job",
+      job: { handle, state: "exited", exitCode: 0 },
+    });
+    const out = await c.call({ job: handle, job_action: "output" });
+    expect(out.text).toContain(`job-${era}-${transport}`);
 
     const bad = await c.call({ target: "nosuchhost:/etc/hosts" });
     expect(bad.isError).toBe(true);
@@ -194,6 +242,49 @@ describe.each(COMBOS)("%s client over %s", (era, transport) => {
     }
   });
 
+  it("pages resources/list and completes template arguments", async () => {
+    const uris: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = (await c.listResources(cursor)) as {
+        resources: Array<{ uri: string }>;
+        nextCursor?: string;
+      };
+      uris.push(...page.resources.map((r) => r.uri));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== undefined);
+    // hosts://list and five views for each of the 3 + FILLERS hosts: more than one page of 500.
+    expect(uris.length).toBe(1 + (3 + FILLERS) * 5);
+    // The v2 client walks the pages itself (no cursor: every page, aggregated); v1 hands us each.
+    expect(pages).toBe(era === "modern" ? 1 : 2);
+    expect(uris.length).toBeGreaterThan(LIST_PAGE_SIZE); // so the server answered two pages
+    expect(new Set(uris).size).toBe(uris.length);
+    expect(uris).toContain(`filler${String(FILLERS - 1).padStart(3, "0")}://syslog`);
+
+    expect(await c.complete("{host}://{+path}", { name: "host", value: "HOST-" })).toMatchObject({
+      values: [h0, h1],
+      total: 2,
+      hasMore: false,
+    });
+    const fillers = await c.complete("scout://{host}/{+path}", { name: "host", value: "fill" });
+    expect(fillers).toMatchObject({ total: FILLERS, hasMore: true });
+    expect(fillers.values).toHaveLength(100);
+    const paths = await c.complete(
+      "scout://{host}/{+path}",
+      { name: "path", value: `${root0.slice(1)}/he` },
+      { host: h0 },
+    );
+    expect(paths.values).toEqual([`${root0.slice(1)}/hello.txt`]);
+    const dirs = await c.complete(
+      "{host}://{+path}",
+      { name: "path", value: `${root0.slice(1)}/pr` },
+      { host: h0 },
+    );
+    expect(dirs.values).toEqual([`${root0.slice(1)}/proj/`]);
+  });
+
   it("cancelling through the client's AbortSignal kills the remote command; the client works on", async () => {
     const cmd = uniqueSleep();
     const ac = new AbortController();
@@ -235,6 +326,21 @@ describe.each(COMBOS)("%s client over %s", (era, transport) => {
     expect((await c.read(`scout://${h0}${root0}/hello.txt`)).text).toBe("hello\nworld\n");
     expect((await c.read(`${h0}://${root0.slice(1)}/hello.txt`)).text).toBe("hello\nworld\n");
     expect((await c.read(`${h0}://${root0.slice(1)}`)).text).toContain("hello.txt");
+    // The host views, on the host that has the tools (fake ones, fixed output).
+    for (const [rest, first] of [
+      ["docker", `# Docker Containers on ${h1}`],
+      ["docker/web/logs", `# Container Logs: web@${h1}`],
+      ["compose", `# Docker Compose Projects on ${h1}`],
+      ["compose/shop", "# Compose: shop@" + h1],
+      ["compose/shop/logs", `# Compose Logs: shop@${h1}`],
+      ["zfs", `# ZFS Overview: ${h1}`],
+      ["zfs/tank", `# ZFS Pool: tank@${h1}`],
+      ["zfs/tank/datasets", `# ZFS Datasets: tank@${h1}`],
+      ["zfs/snapshots", `# ZFS Snapshots: ${h1}`],
+      ["syslog", `# System Logs: ${h1}`],
+    ] as const) {
+      expect((await c.read(`${h1}://${rest}`)).text.split("\n")[0], rest).toBe(first);
+    }
     // A host view whose tool is missing there answers an error, not a crash.
     const docker = await c.read(`${h0}://docker`).then(
       (r) => r.text,

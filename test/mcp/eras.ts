@@ -30,7 +30,13 @@ export interface EraClient {
   call(args: Record<string, unknown>, options?: { signal?: AbortSignal }): Promise<ToolAnswer>;
   callTool(name: string, args: Record<string, unknown>): Promise<Record<string, unknown>>;
   listTools(): Promise<Record<string, unknown>>;
-  listResources(): Promise<Record<string, unknown>>;
+  listResources(cursor?: string): Promise<Record<string, unknown>>;
+  /** completion/complete for a resource template argument. */
+  complete(
+    uriTemplate: string,
+    argument: { name: string; value: string },
+    context?: Record<string, string>,
+  ): Promise<{ values: string[]; total?: number; hasMore?: boolean }>;
   listTemplates(): Promise<Record<string, unknown>>;
   read(uri: string): Promise<{ text: string; raw: Record<string, unknown> }>;
   /** The protocol era the connection landed on, as the client reports it. */
@@ -56,7 +62,8 @@ type AnyClient = {
     o?: unknown,
   ): Promise<unknown>;
   listTools(): Promise<unknown>;
-  listResources(): Promise<unknown>;
+  listResources(p?: { cursor?: string }): Promise<unknown>;
+  complete(p: Record<string, unknown>): Promise<unknown>;
   listResourceTemplates(): Promise<unknown>;
   readResource(p: { uri: string }): Promise<unknown>;
   close(): Promise<void>;
@@ -95,7 +102,19 @@ function wrap(
     callTool: async (name, args) =>
       (await client.callTool({ name, arguments: args })) as Record<string, unknown>,
     listTools: async () => (await client.listTools()) as Record<string, unknown>,
-    listResources: async () => (await client.listResources()) as Record<string, unknown>,
+    listResources: async (cursor) =>
+      (await (cursor === undefined ? client.listResources() : client.listResources({ cursor }))) as Record<
+        string,
+        unknown
+      >,
+    complete: async (uriTemplate, argument, context) => {
+      const r = (await client.complete({
+        ref: { type: "ref/resource", uri: uriTemplate },
+        argument,
+        ...(context ? { context: { arguments: context } } : {}),
+      })) as { completion: { values: string[]; total?: number; hasMore?: boolean } };
+      return r.completion;
+    },
     listTemplates: async () => (await client.listResourceTemplates()) as Record<string, unknown>,
     read: async (uri) => {
       const raw = (await client.readResource({ uri })) as Record<string, unknown>;
