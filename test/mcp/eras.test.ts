@@ -518,6 +518,25 @@ describe("confirmation: MRTR for 2026-07-28, elicitation for 2025", () => {
     },
   );
 
+  it.each(["http", "stdio"] as const)(
+    "modern over %s: an answer that comes after SCOUT_CONFIRM_TIMEOUT is refused and runs nothing",
+    async (transport) => {
+      // The user answers after the requestState expired (1.5 s; whole seconds on the wire).
+      const c = await connectEra("modern", transport, target(), {
+        env,
+        onElicit: () => new Promise((r) => setTimeout(() => r({ action: "accept" }), 3200)),
+      });
+      try {
+        const r = await c.call({ target: `${h0}:${root0}`, query: `touch ${root0}/late-${transport}` });
+        expect(r.isError).toBe(true);
+        expect(r.text).toMatch(/the answer came after the question expired \(SCOUT_CONFIRM_TIMEOUT=1\.5 s\)/);
+        expect(existsSync(`${root0}/late-${transport}`)).toBe(false);
+      } finally {
+        await c.close();
+      }
+    },
+  );
+
   /** One raw 2026-07-28 tools/call from a client that can elicit (an MRTR round). */
   async function mrtrCall(args: Record<string, unknown>, retry?: { state: string; action: string }) {
     const r = await fetch(confirming.http?.url ?? "", {
