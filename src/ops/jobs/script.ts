@@ -130,7 +130,7 @@ export interface StartScriptOptions {
 /**
  * The sweep over job directories (the shell's cwd is the spool): a job without a status gets an
  * `RS ALIVE <id> 1|0|starting` line (live runner with the recorded start time, none, or not yet
- * recorded within 30 s of the start); with `R` > 0, finished jobs that ended more than R seconds
+ * recorded within 30 s of the start, or no start time yet: a start in progress); with `R` > 0, finished jobs that ended more than R seconds
  * ago, and lost ones started that long ago, are removed (`RS REMOVED <id>`). Builtins only, and
  * one `rm` for all removals: dash's `read` reads a byte per syscall, so only the short status, pid and
  * (for runner-less jobs) meta files are read here; the rest is printed by one grep.
@@ -151,7 +151,9 @@ function sweep(glob: string): string {
     `  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(pst "$pid")" = "$pst0" ]; then printf '${RS}ALIVE %s 1\\n' "$J"; continue; fi`,
     `  started=0; [ -f "$J/meta" ] && while IFS= read -r l; do case $l in started=*) started=\${l#started=};; esac; done < "$J/meta"`,
     `  case $started in ''|*[!0-9]*) started=0;; esac`,
-    `  if [ -z "$pid" ] && [ $((now - started)) -lt 30 ]; then printf '${RS}ALIVE %s starting\\n' "$J"; continue; fi`,
+    // No start time yet (no meta, or not written through): a start between its mkdir and its
+    // meta, which another call's sweep must not take for an ancient lost job.
+    `  if [ -z "$pid" ] && { [ "$started" -eq 0 ] || [ $((now - started)) -lt 30 ]; }; then printf '${RS}ALIVE %s starting\\n' "$J"; continue; fi`,
     `  if [ "$R" -gt 0 ] && [ $((now - started)) -gt "$R" ]; then set -- "$@" "$J"; continue; fi`,
     `  printf '${RS}ALIVE %s 0\\n' "$J"`,
     `done`,
