@@ -65,6 +65,27 @@ describe("fitToolResult", () => {
     expect(r.content[0]!.text.length).toBe(80_000); // the input is not modified
   });
 
+  it("counts resource_link blocks: kept whole after the text, the first ones within an eighth", () => {
+    const link = (i: number) => ({
+      type: "resource_link" as const,
+      uri: `scout://web1/${"d".repeat(4000)}/f${i}`,
+      name: `f${i}`,
+      description: `file web1:/${"d".repeat(4000)}/f${i}`,
+    });
+    const links = Array.from({ length: 40 }, (_, i) => link(i)); // ~320 KB of links
+    const r = { content: [{ type: "text" as const, text: "x".repeat(90_000) }, ...links] };
+    const out = fitToolResult(r, max);
+    expect(wire(out)).toBeLessThanOrEqual(max);
+    expect(out.content[0]!.type).toBe("text");
+    const kept = out.content.slice(1);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept).toEqual(links.slice(0, kept.length)); // whole blocks, in order
+    expect(Buffer.byteLength(JSON.stringify(kept))).toBeLessThanOrEqual(max / 8);
+    // Small links next to a small text: nothing changes.
+    const small = { content: [{ type: "text" as const, text: "a" }, link(0)] };
+    expect(fitToolResult(small, 1_000_000)).toBe(small);
+  });
+
   it("gives control characters their 6-byte escapes", () => {
     const r = { content: [{ type: "text" as const, text: "\u0001".repeat(50_000) }] };
     expect(wire(fitToolResult(r, max))).toBeLessThanOrEqual(max);
