@@ -316,6 +316,43 @@ describe("2025-11-25 tasks (SDK v1 client)", () => {
     }
   });
 
+  it("the guard applies: read-only mode refuses a command task (a failed task) and a task's cancel", async () => {
+    const ro = await httpScout({ readOnly: true });
+    const client = await legacyClient("http", ro.http?.url);
+    const writer = await legacyClient("http", url);
+    const cmd = uniqueSleep(30);
+    try {
+      const messages = await collect(
+        client.experimental.tasks.callToolStream(
+          { name: "scout", arguments: { target: `${h0}:${root0}`, query: "echo no" } },
+          undefined,
+          { task: {} },
+        ),
+      );
+      const created = messages.find((m) => m.type === "taskCreated")!;
+      expect(created.task!.taskId).toMatch(/^local:/);
+      const t = await client.experimental.tasks.getTask(created.task!.taskId);
+      expect(t.status).toBe("failed");
+      expect(t.statusMessage).toMatch(/^Error: Read-only mode: commands are disabled/);
+      // A job task started elsewhere cannot be cancelled through a read-only Scout.
+      const stream = writer.experimental.tasks.callToolStream(
+        { name: "scout", arguments: { target: `${h0}:${root0}`, query: cmd } },
+        undefined,
+        { task: {} },
+      );
+      const job = (await stream[Symbol.asyncIterator]().next()).value as Message;
+      jobsCreated.push(jobIdOf(job.task!.taskId));
+      await expect(client.experimental.tasks.cancelTask(job.task!.taskId)).rejects.toThrow(
+        /Read-only mode: job cancels are disabled/,
+      );
+      expect((await client.experimental.tasks.getTask(job.task!.taskId)).status).toBe("working");
+      expect((await writer.experimental.tasks.cancelTask(job.task!.taskId)).status).toBe("cancelled");
+    } finally {
+      await client.close();
+      await writer.close();
+    }
+  });
+
   it("a read as a task runs in-process; an unknown task id is -32602; no task: answers as before", async () => {
     const client = await legacyClient("stdio");
     try {
