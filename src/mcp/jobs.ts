@@ -236,6 +236,11 @@ export async function startJobCall(deps: JobDeps, r: StartRequest): Promise<JobA
     `  ${r.command}`,
     `Status: scout(job="${j.handle}"); output: job_action="output" (wait=N follows it); wait: job_action="wait", wait=N; cancel: job_action="cancel".`,
   ].join("\n");
+  return startedAnswer(r, j, text);
+}
+
+/** The answer for a job that is running on its host: started now, or outliving SCOUT_JOB_AFTER. */
+function startedAnswer(r: StartRequest, j: JobInfo, text: string): JobAnswer {
   return {
     action: "start",
     text,
@@ -566,16 +571,7 @@ export async function commandAsJob(deps: JobDeps, r: CommandAsJob): Promise<JobA
       `Still running after ${waited}: it continues as job ${j.handle}${j.pid !== undefined ? ` (pid ${j.pid})` : ""} on ${alias} in ${r.path}${r.sudo ? " as root (sudo)" : ""}.`,
       `Output so far: ${f.nextOffset} bytes. Follow: scout(job="${j.handle}", job_action="output", offset=${f.nextOffset}, wait=30); its answer when done: job_action="result"; cancel: job_action="cancel".`,
     ].join("\n");
-    return {
-      action: "start",
-      text,
-      structured: { mode: "job", action: "start", job: jobStructured(j) },
-      host: r.host,
-      path: r.path,
-      command: r.command,
-      job: j.handle,
-      info: j,
-    };
+    return startedAnswer(r, j, text);
   }
   const c = jobAsCommand(
     j,
